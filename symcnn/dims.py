@@ -1,0 +1,85 @@
+"""Spatial sizes as single floors of the input size: the nested-floor rewrite.
+
+Every size a chain of convolutions and pools produces from an input size B is exactly
+
+    ⌊(B + offset) / den⌋ + add        (B a positive integer; 0 ≤ offset < den)
+
+because ⌊(⌊y/a⌋ + n)/b⌋ = ⌊(y + n·a)/(a·b)⌋ for integer y, n and positive integers a, b.
+A layer's size rule ``(x + c) // s + 1`` therefore maps a :class:`Dim` to a :class:`Dim`
+with plain integer arithmetic: no SymPy ``floor`` is built or simplified while propagating,
+nested floors never appear, and the cost per layer is constant. The same rule runs on
+Python ints, so one formula serves numbers and symbols alike.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+
+import sympy
+
+__all__ = ["Dim", "size_symbol", "to_expr", "Size"]
+
+
+@functools.lru_cache(maxsize=None)
+def size_symbol(name: str) -> sympy.Symbol:
+    """The SymPy symbol for an input dimension: a positive integer."""
+    return sympy.Symbol(name, positive=True, integer=True)
+
+
+@dataclass(frozen=True)
+class Dim:
+    """⌊(symbol + offset)/den⌋ + add, kept in normal form 0 ≤ offset < den."""
+    symbol: str
+    offset: int = 0
+    den: int = 1
+    add: int = 0
+
+    @staticmethod
+    def normal(symbol: str, offset: int, den: int, add: int) -> "Dim":
+        q, r = divmod(offset, den)
+        return Dim(symbol, r, den, add + q)
+
+    def __add__(self, n: int) -> "Dim":
+        return Dim(self.symbol, self.offset, self.den, self.add + n)
+
+    def __sub__(self, n: int) -> "Dim":
+        return self + (-n)
+
+    def __floordiv__(self, s: int) -> "Dim":
+        return Dim.normal(self.symbol, self.offset + self.add * self.den, self.den * s, 0)
+
+    def at(self, value: int) -> int:
+        """The size when the symbol equals ``value``."""
+        return (value + self.offset) // self.den + self.add
+
+    def minimum(self) -> int:
+        """The smallest positive value of the symbol for which this size is at least 1."""
+        return max(1, (1 - self.add) * self.den - self.offset)
+
+    def expr(self) -> sympy.Expr:
+        return _expr(self)
+
+    def divisible_expr(self) -> sympy.Expr:
+        """The size when ``den`` divides the symbol: symbol/den + add (no floor)."""
+        return size_symbol(self.symbol) / self.den + self.add
+
+    def __str__(self) -> str:
+        return str(self.expr())
+
+
+Size = int | Dim
+
+
+@functools.lru_cache(maxsize=4096)
+def _expr(d: Dim) -> sympy.Expr:
+    b = size_symbol(d.symbol)
+    if d.den == 1:
+        return b + d.add
+    # evaluate=False: an evaluated floor costs milliseconds of assumption queries.
+    return sympy.floor((b + d.offset) / d.den, evaluate=False) + d.add
+
+
+def to_expr(x) -> sympy.Expr | int:
+    """A size or count as a number for arithmetic: Dims become SymPy, the rest stays."""
+    return x.expr() if isinstance(x, Dim) else x

@@ -1,0 +1,169 @@
+"""Rows → report: totals, closed-form formulas and the evaluated numbers of one network.
+
+``analyze`` runs the network twice through the same rules: once on the symbols the
+notation leaves free (the formulas) and once on the input asked for (the numbers; exact
+Python ints when the input is concrete). Totals are built as one ``Add`` over all rows,
+never summed term by term, so the cost stays linear in depth.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, field
+from functools import cached_property
+
+import sympy
+
+from .dims import Dim, size_symbol
+from .errors import SymCNNError
+from .layers import InputSpec, Network
+from .notation import MAX_VALUE, parse, parse_input
+from .shapes import Row, propagate
+
+__all__ = ["Report", "analyze", "DTYPES", "QUANTITIES", "as_input"]
+
+# Bytes per element of each dtype activations and parameters may be stored in.
+DTYPES = {"float64": 8, "float32": 4, "float16": 2, "bfloat16": 2, "int8": 1}
+# The quantities every report totals, in the order they are shown.
+QUANTITIES = ("params", "weights", "biases", "activations", "macs")
+DEFAULT_INPUT = InputSpec("H", "W", "C")
+
+
+@dataclass(frozen=True)
+class Report:
+    """The costs of ``network`` on ``input``, with formulas in ``formula_input``'s symbols.
+
+    Totals are per image; ``batch`` scales activations, MACs and FLOPs where the report
+    says "per batch". Values are exact ints when the input is concrete, SymPy otherwise.
+    """
+    network: Network
+    input: InputSpec
+    formula_input: InputSpec
+    rows: tuple[Row, ...] = field(repr=False)
+    formula_rows: tuple[Row, ...] = field(repr=False)
+    dtype: str = "float32"
+    batch: int = 1
+
+    @cached_property
+    def totals(self) -> dict[str, int | sympy.Expr]:
+        """Per-image totals: params, weights, biases, activations, macs, flops."""
+        out = {q: _total(self.rows, q) for q in QUANTITIES}
+        out["flops"] = 2 * out["macs"]  # 1 MAC = 2 FLOPs
+        return out
+
+    @cached_property
+    def formulas(self) -> dict[str, int | sympy.Expr]:
+        """Closed forms of the totals in the free symbols, exact for every valid input."""
+        return {q: _total(self.formula_rows, q) for q in QUANTITIES}
+
+    @cached_property
+    def multiples(self) -> dict[str, int]:
+        """For each size symbol, the multiple it must be for :attr:`divisible` to hold
+        (the network's total stride along that axis); empty when no floor occurs."""
+        out: dict[str, int] = {}
+        for d in _dims(self.formula_rows):
+            out[d.symbol] = math.lcm(out.get(d.symbol, 1), d.den)
+        return {s: m for s, m in out.items() if m > 1}
+
+    @cached_property
+    def divisible(self) -> dict[str, int | sympy.Expr]:
+        """The formulas without floors, valid when every size symbol is a multiple of
+        :attr:`multiples` (e.g. VGG-16 params = 2048·H·W + 35,597,096 for 32 | H, W)."""
+        plain = {_floor_part(d): size_symbol(d.symbol) / d.den
+                 for d in _dims(self.formula_rows) if d.den > 1}
+        return {q: sympy.expand(sympy.sympify(f).xreplace(plain)) if plain else f
+                for q, f in self.formulas.items()}
+
+    @property
+    def bytes_per_element(self) -> int:
+        return DTYPES[self.dtype]
+
+    @property
+    def symbolic(self) -> bool:
+        return bool(self.input.symbols)
+
+    def to_dict(self) -> dict:
+        from .export import to_dict
+        return to_dict(self)
+
+    def to_json(self, indent: int | None = 2) -> str:
+        from .export import to_json
+        return to_json(self, indent)
+
+    def to_table(self) -> str:
+        from .formatting import table
+        return table(self)
+
+    def __str__(self) -> str:
+        return self.to_table()
+
+
+def _total(rows, quantity: str):
+    terms = [r.count * getattr(r, quantity) for r in rows]
+    if all(isinstance(t, int) for t in terms):
+        return sum(terms)
+    return sympy.Add(*terms).expand()
+
+
+def _dims(rows) -> set[Dim]:
+    return {s for r in rows for s in r.out[:2] if isinstance(s, Dim)}
+
+
+def _floor_part(d: Dim) -> sympy.Expr:
+    return (Dim(d.symbol, d.offset, d.den, 0)).expr()
+
+
+def as_input(value) -> InputSpec:
+    """An input given as "224x224x3", (224, 224, 3), ("H", "W", 3) or an InputSpec."""
+    if isinstance(value, InputSpec):
+        return value
+    if isinstance(value, str):
+        return parse_input(value)
+    if isinstance(value, (tuple, list)) and len(value) == 3:
+        return InputSpec(*(_dimension(v) for v in value))
+    raise SymCNNError(f"input must be 'HxWxC' text or a (height, width, channels) tuple; "
+                      f"got {value!r:.80}")
+
+
+def _dimension(v) -> int | str:
+    if isinstance(v, bool) or not isinstance(v, (int, str)):
+        raise SymCNNError(f"an input dimension must be an int or a letter; got {v!r:.40}")
+    if isinstance(v, str):
+        if not re.fullmatch(r"[A-WYZa-wyz]", v):
+            raise SymCNNError(f"a symbolic input dimension is one letter other than x; "
+                              f"got {v!r:.40}")
+        return v
+    if not 1 <= v <= MAX_VALUE:
+        raise SymCNNError(f"an input dimension must be between 1 and {MAX_VALUE:,}; got {v}")
+    return v
+
+
+def analyze(network, input=None, *, dtype: str = "float32", batch: int = 1) -> Report:
+    """Analyse ``network`` (a :class:`Network`, notation text or a zoo name).
+
+    ``input`` overrides the notation's ``input`` line; without either the input is the
+    symbolic H×W×C. Formulas are always in the symbols the notation leaves free.
+    """
+    net = _network(network)
+    if dtype not in DTYPES:
+        raise SymCNNError(f"unknown dtype {dtype!r}; choose one of {', '.join(DTYPES)}")
+    if isinstance(batch, bool) or not isinstance(batch, int) or not 1 <= batch <= MAX_VALUE:
+        raise SymCNNError(f"batch must be an int between 1 and {MAX_VALUE:,}; got {batch!r}")
+    formula_input = net.input or DEFAULT_INPUT
+    value_input = as_input(input) if input is not None else formula_input
+    formula_rows = tuple(propagate(net, formula_input))
+    rows = formula_rows if value_input == formula_input else tuple(propagate(net, value_input))
+    return Report(net, value_input, formula_input, rows, formula_rows, dtype, batch)
+
+
+def _network(network) -> Network:
+    if isinstance(network, Network):
+        return network
+    if not isinstance(network, str):
+        raise SymCNNError(f"expected a Network, notation text or a zoo name; got "
+                          f"{type(network).__name__}")
+    from . import zoo
+    if network.strip().lower() in zoo.names():
+        return zoo.load(network.strip().lower())
+    return parse(network)
