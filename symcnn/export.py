@@ -1,0 +1,73 @@
+"""Report → JSON: the machine-readable form of a report (schema version 1).
+
+Values are exact integers when evaluated and strings of the SymPy expression (in the
+input symbols, e.g. ``"2097152*floor(H/32)*floor(W/32) + 35597096"``) when symbolic.
+``formulas`` is always present, in the symbols the notation leaves free.
+"""
+
+from __future__ import annotations
+
+import json
+
+from .formatting import display_rows, memory_formula, weights_formula
+from .report import QUANTITIES
+
+__all__ = ["to_dict", "to_json", "SCHEMA_VERSION"]
+
+SCHEMA_VERSION = 1
+
+
+def _value(x):
+    return x if isinstance(x, int) else str(x.expr() if hasattr(x, "expr") else x)
+
+
+def _dims(spec) -> list:
+    return [spec.height, spec.width, spec.channels]
+
+
+def _layer(n: int, row, copies: int) -> dict:
+    d = {"index": n, "name": row.name, "kind": row.kind,
+         "output": [_value(x) for x in row.out],
+         **{q: _value(getattr(row, q)) for q in QUANTITIES},
+         "memory_formula": memory_formula(row), "weights_formula": weights_formula(row)}
+    if copies > 1:
+        d["repeat"] = copies  # this entry stands for `repeat` identical layers in a row
+    if row.layer is not None:
+        d["line"], d["column"] = row.layer.line, row.layer.column
+    return d
+
+
+def to_dict(report) -> dict:
+    t, size = report.totals, report.bytes_per_element
+    totals = {q: _value(t[q]) for q in (*QUANTITIES, "flops")}
+    out = {
+        "schema_version": SCHEMA_VERSION,
+        "network": str(report.network),
+        "input": _dims(report.input),
+        "dtype": report.dtype,
+        "bytes_per_element": size,
+        "batch": report.batch,
+        "conventions": {
+            "macs": "one multiply-add per weight per output position; bias, pooling and "
+                    "element-wise layers not counted",
+            "flops": "2 per MAC",
+            "activations": "the input plus every layer's output, in elements, per image",
+        },
+        "totals": totals,
+        "memory_bytes": {"activations": _value(t["activations"] * size),
+                         "params": _value(t["params"] * size)},
+        "per_batch": {q: _value(report.batch * t[q]) for q in ("activations", "macs",
+                                                                "flops")},
+        "layers": [_layer(*r) for r in display_rows(report.rows)],
+        "formula_input": _dims(report.formula_input),
+        "formulas": {q: _value(f) for q, f in report.formulas.items()},
+    }
+    if report.multiples:
+        out["formulas_divisible"] = {
+            "multiples": report.multiples,
+            **{q: _value(f) for q, f in report.divisible.items()}}
+    return out
+
+
+def to_json(report, indent: int | None = 2) -> str:
+    return json.dumps(to_dict(report), indent=indent, ensure_ascii=False) + "\n"

@@ -1,0 +1,212 @@
+"""Report → text: the seed-style per-layer table, the totals block and the formulas.
+
+Conventions users know from torchinfo and the CS231n notes: "Total params / Trainable /
+Non-trainable" with thousands separators; MACs and FLOPs side by side (1 MAC = 2 FLOPs);
+K/M/G are decimal; bytes shown in MB (10⁶) and MiB (2²⁰), both named; per image unless a
+batch is given. Formulas print ⌊·⌋ for floor, · for product and group digits by thousands.
+"""
+
+from __future__ import annotations
+
+import sympy
+from sympy.printing.str import StrPrinter
+
+from .dims import Dim, to_expr
+from .shapes import Row
+
+__all__ = ["table", "pretty", "human", "display_rows", "weights_formula", "memory_formula",
+           "shape_text", "EXPAND_LIMIT"]
+
+EXPAND_LIMIT = 64  # identical repeated rows up to this count are listed one per line
+
+
+class _Pretty(StrPrinter):
+    """SymPy's str printer with ⌊x⌋, ·, x^n and 1,234,567."""
+
+    def _print_Integer(self, expr) -> str:
+        return f"{int(expr):,}"
+
+    def _print_floor(self, expr) -> str:
+        num, den = sympy.fraction(sympy.together(expr.args[0]))
+        if den == 1:
+            return f"⌊{self._print(num)}⌋"
+        top = self._print(num)
+        return f"⌊({top})/{self._print(den)}⌋" if num.is_Add else f"⌊{top}/{self._print(den)}⌋"
+
+    def _print_Mul(self, expr) -> str:
+        return super()._print_Mul(expr).replace("*", "·")
+
+    def _print_Pow(self, expr, rational=False) -> str:
+        base, exp = expr.as_base_exp()
+        if exp == -1:
+            return super()._print_Pow(expr, rational)
+        return f"{self.parenthesize(base, 1000)}^{self._print(exp)}"
+
+
+_PRINTER = _Pretty()
+
+
+def pretty(x) -> str:
+    """A count or formula as people read it: 1,234 or 576·C + 2,097,152·⌊H/32⌋·⌊W/32⌋."""
+    if isinstance(x, Dim):
+        x = x.expr()
+    if isinstance(x, int):
+        return f"{x:,}"
+    return _PRINTER.doprint(x)
+
+
+def human(n: int) -> str:
+    """A decimal K/M/G/T abbreviation, rounded half up from the exact integer."""
+    for unit, name in ((10**12, "T"), (10**9, "G"), (10**6, "M"), (10**3, "K")):
+        if n >= unit:
+            hundredths = (n * 100 + unit // 2) // unit
+            return f"{hundredths // 100:,}.{hundredths % 100:02d} {name}"
+    return str(n)
+
+
+def _factor(x) -> str:
+    s = pretty(x)
+    return f"({s})" if any(op in s for op in " +-") else s
+
+
+def shape_text(out) -> str:
+    return "×".join(_factor(x) for x in out)
+
+
+def memory_formula(row: Row) -> str:
+    return "·".join(_factor(x) for x in row.out)
+
+
+def weights_formula(row: Row) -> str:
+    """The seed's spelling of a layer's weights: (3·3·C)·64, (7·7·512)·4096, or 0."""
+    if not row.weight_factors:
+        return "0"
+    inner, outer = row.weight_factors
+    return f"({'·'.join(_factor(x) for x in inner)})·{_factor(outer)}"
+
+
+def _with_value(formula: str, value) -> str:
+    return f"{formula} = {pretty(value)}" if isinstance(value, int) and formula != \
+        pretty(value) else formula
+
+
+def display_rows(rows) -> list[tuple[int, Row, int]]:
+    """(first layer number, row, copies) with short repeats listed one per line."""
+    out, n = [], 0
+    for row in rows:
+        copies = 1 if row.count <= EXPAND_LIMIT else row.count
+        for _ in range(row.count if copies == 1 else 1):
+            out.append((n, row, copies))
+            n += copies
+    return out
+
+
+def _columns(report) -> tuple[list[str], list[list[str]]]:
+    head = ["#", "Layer", "Output", "Memory (elements)", "Weights", "Biases", "MACs"]
+    body = []
+    for n, row, copies in display_rows(report.rows):
+        num = str(n) if copies == 1 else f"{n:,}–{n + copies - 1:,}"
+        name = row.name if copies == 1 else f"{row.name} (×{copies:,}, each)"
+        body.append([num, name, shape_text(row.out),
+                     _with_value(memory_formula(row), row.activations),
+                     _with_value(weights_formula(row), row.weights),
+                     pretty(row.biases), pretty(row.macs)])
+    t = report.totals
+    if report.symbolic:  # symbolic totals are long: they stand in the block below
+        body.append(["", "Total", "", "(see below)", "", "", ""])
+    else:
+        body.append(["", "Total", "", pretty(t["activations"]), pretty(t["weights"]),
+                     pretty(t["biases"]), pretty(t["macs"])])
+    return head, body
+
+
+def _grid(head: list[str], body: list[list[str]], right: set[int]) -> list[str]:
+    widths = [max(len(r[i]) for r in [head, *body]) for i in range(len(head))]
+
+    def line(cells):
+        return "  ".join(c.rjust(w) if i in right else c.ljust(w)
+                         for i, (c, w) in enumerate(zip(cells, widths))).rstrip()
+    rule = "─" * len(line(head))
+    return [line(head), rule, *map(line, body[:-1]), rule, line(body[-1])]
+
+
+def _bytes(n: int) -> str:
+    mb = human_decimal(n, 10**6)
+    mib = human_decimal(n, 2**20)
+    return f"{n:,} B = {mb} MB = {mib} MiB"
+
+
+def human_decimal(n: int, unit: int) -> str:
+    hundredths = (n * 100 + unit // 2) // unit
+    return f"{hundredths // 100:,}.{hundredths % 100:02d}"
+
+
+def _count(value) -> str:
+    return f"{value:,}  ({human(value)})" if isinstance(value, int) and value >= 1000 \
+        else pretty(value)
+
+
+def _totals(report) -> list[str]:
+    t, b, dt, size = report.totals, report.batch, report.dtype, report.bytes_per_element
+    lines = [
+        f"Total params:          {pretty(t['params'])}   "
+        f"(weights {pretty(t['weights'])} + biases {pretty(t['biases'])})",
+        f"Trainable params:      {pretty(t['params'])}",
+        "Non-trainable params:  0",
+        f"MACs:                  {_count(t['macs'])}",
+        f"FLOPs:                 {_count(t['flops'])}   (1 MAC = 2 FLOPs)",
+        f"Activations:           {pretty(t['activations'])} elements "
+        "(the input + every layer's output)",
+    ]
+    if isinstance(t["activations"], int):
+        act = t["activations"] * size
+        lines.append(f"Activation memory:     {_bytes(act)}  ({dt}, {size} B/element)")
+        lines.append(f"  ×2 for backward:     {_bytes(2 * act)}  (forward + backward)")
+    if isinstance(t["params"], int):
+        lines.append(f"Params memory:         {_bytes(t['params'] * size)}  ({dt})")
+    lines.append(f"Per image (batch 1)." if b == 1 else f"Per image; batch of {b:,}:")
+    if b > 1:
+        lines += [f"  MACs × {b:,}:           {_count(b * t['macs'])}",
+                  f"  FLOPs × {b:,}:          {_count(b * t['flops'])}",
+                  f"  activations × {b:,}:    {pretty(b * t['activations'])} elements"]
+        if isinstance(t["activations"], int):
+            lines.append(f"  activation memory:   {_bytes(b * t['activations'] * size)}")
+    lines.append("K, M, G are decimal (10³, 10⁶, 10⁹); MB = 10⁶ bytes, MiB = 2²⁰ bytes.")
+    return lines
+
+
+def _formulas(report) -> list[str]:
+    free = ", ".join(report.formula_input.symbols)
+    names = {"params": "params", "activations": "activations", "macs": "MACs"}
+    if not free:
+        return [f"Formulas: the notation fixes the input ({report.formula_input}); "
+                "the numbers above are exact."]
+    out = [f"Formulas in {free} (positive integers; exact, floors included, for every input "
+           "the network runs on):"]
+    out += [f"  {label:<11} = {pretty(report.formulas[q])}" for q, label in names.items()]
+    if report.multiples:
+        out.append(f"Where {_multiples_text(report)}:")
+        out += [f"  {label:<11} = {pretty(report.divisible[q])}"
+                for q, label in names.items()]
+    return out
+
+
+def _multiples_text(report) -> str:
+    """"H and W are multiples of 32" (symbols in input order, equal multiples grouped)."""
+    groups: dict[int, list[str]] = {}
+    for sym in report.formula_input.symbols:
+        if sym in report.multiples:
+            groups.setdefault(report.multiples[sym], []).append(sym)
+    parts = [f"{' and '.join(syms)} {'are multiples' if len(syms) > 1 else 'is a multiple'} "
+             f"of {m}" for m, syms in groups.items()]
+    return "; ".join(parts)
+
+
+def table(report) -> str:
+    """The whole text report: header, per-layer table, totals, formulas."""
+    head, body = _columns(report)
+    numeric = {0, 5, 6} if not report.symbolic else {0}
+    what = f"input {report.input} (H×W×C)"
+    return "\n".join([f"symcnn: {what}, {report.dtype}, batch {report.batch}", "",
+                      *_grid(head, body, numeric), "", *_totals(report), "",
+                      *_formulas(report)]) + "\n"
