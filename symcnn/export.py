@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 
+from .dims import Dim
 from .formatting import display_rows, memory_formula, weights_formula
 from .report import QUANTITIES
 
@@ -18,7 +19,10 @@ SCHEMA_VERSION = 1
 
 
 def _value(x):
-    return x if isinstance(x, int) else str(x.expr() if hasattr(x, "expr") else x)
+    """An exact int, or the SymPy expression as a string."""
+    if isinstance(x, int) or getattr(x, "is_Integer", False):
+        return int(x)
+    return str(x.expr() if isinstance(x, Dim) else x)
 
 
 def _dims(spec) -> list:

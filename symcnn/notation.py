@@ -253,9 +253,9 @@ def _expectation(text: str, pos: int, expected: set[str], word: str, start: str)
     if text[:pos].count("(") <= text[:pos].count(")"):
         expected.discard("RPAR")   # LALR merges states: no ')' without an open '('
     if expected & _LAYER_START:
-        names = "a layer (conv…, pool…, fc…, relu, …) or 'input'" if "INPUT" in expected \
-            else _LAYER_HINT
-        return f"expected {names}"
+        first = not re.sub(r"#[^\n]*|\s", "", text[:pos])
+        return f"expected {_LAYER_HINT}" + (" or an input line such as 'input 224x224x3'"
+                                            if first and "INPUT" in expected else "")
     if start == "dims_only" or re.search(r"input\s+\S*\Z", text[:pos], re.I):
         return f"expected {_join(expected)} (input is HxWxC, e.g. 224x224x3 or HxWx3)"
     after = f" after {word!r}" if word else ""

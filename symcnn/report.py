@@ -53,9 +53,9 @@ class Report:
         return out
 
     @cached_property
-    def formulas(self) -> dict[str, int | sympy.Expr]:
+    def formulas(self) -> dict[str, sympy.Expr]:
         """Closed forms of the totals in the free symbols, exact for every valid input."""
-        return {q: _total(self.formula_rows, q) for q in QUANTITIES}
+        return {q: _as_expr(_total(self.formula_rows, q)) for q in QUANTITIES}
 
     @cached_property
     def multiples(self) -> dict[str, int]:
@@ -67,12 +67,12 @@ class Report:
         return {s: m for s, m in out.items() if m > 1}
 
     @cached_property
-    def divisible(self) -> dict[str, int | sympy.Expr]:
+    def divisible(self) -> dict[str, sympy.Expr]:
         """The formulas without floors, valid when every size symbol is a multiple of
         :attr:`multiples` (e.g. VGG-16 params = 2048·H·W + 35,597,096 for 32 | H, W)."""
         plain = {_floor_part(d): size_symbol(d.symbol) / d.den
                  for d in _dims(self.formula_rows) if d.den > 1}
-        return {q: sympy.expand(sympy.sympify(f).xreplace(plain)) if plain else f
+        return {q: sympy.expand(f.xreplace(plain)) if plain else f
                 for q, f in self.formulas.items()}
 
     @property
@@ -104,6 +104,10 @@ def _total(rows, quantity: str):
     if all(isinstance(t, int) for t in terms):
         return sum(terms)
     return sympy.Add(*terms).expand()
+
+
+def _as_expr(x) -> sympy.Expr:
+    return sympy.Integer(x) if isinstance(x, int) else x
 
 
 def _dims(rows) -> set[Dim]:

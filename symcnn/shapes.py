@@ -111,13 +111,17 @@ def _dimension(d: int | str) -> Size | sympy.Symbol:
 
 def propagate(network: Network, spec: InputSpec) -> list[Row]:
     """The rows of ``network`` on input ``spec`` (ints and/or symbols), input row first."""
+    try:
+        return _rows(network, spec)
+    except _Failed as f:
+        raise _shape_error(network, spec, f.layer) from None
+
+
+def _rows(network: Network, spec: InputSpec) -> list[Row]:
     h, w = _dimension(spec.height), _dimension(spec.width)
     c = spec.channels if isinstance(spec.channels, int) else size_symbol(spec.channels)
     rows = [Row(None, (h, w, c))]
-    try:
-        _run(network.items, (h, w, c), rows)
-    except _Failed as f:
-        raise _shape_error(network, spec, f.layer) from None
+    _run(network.items, (h, w, c), rows)
     return rows
 
 
@@ -163,8 +167,8 @@ def minimum_input(network: Network) -> tuple[int, int] | None:
     """The smallest (H, W) on which every layer has a non-empty output, or None if no
     input size works (a size that no longer depends on the input fell below 1)."""
     try:
-        rows = propagate(network, InputSpec("H", "W", "C"))
-    except ShapeError:
+        rows = _rows(network, InputSpec("H", "W", "C"))
+    except _Failed:
         return None
     need = [1, 1]
     for row in rows:
@@ -176,7 +180,7 @@ def minimum_input(network: Network) -> tuple[int, int] | None:
 
 def _shape_error(network: Network, spec: InputSpec, layer: Layer) -> ShapeError:
     where = f"layer '{layer}' at line {layer.line}, column {layer.column}"
-    minimum = minimum_input(network) if network is not None else None
+    minimum = minimum_input(network)
     if minimum is None:
         return ShapeError(f"{where}: its output would be empty whatever the input size "
                           f"(an earlier layer fixed the size too small for it)", str(layer),

@@ -1,0 +1,120 @@
+"""The notation: every spelling the issue lists parses, to the records it should."""
+
+from pathlib import Path
+
+import pytest
+
+import symcnn
+from symcnn.layers import (FC, AdaptiveAvgPool, Conv, Elementwise, InputSpec, Network, Pool,
+                           Repeat)
+from symcnn.notation import parse_input
+
+ROOT = Path(__file__).parent.parent
+CARD = ("conv3-64x2 pool conv3-128x2 pool conv3-256x3 pool conv3-512x3 pool conv3-512x3 pool "
+        "fc4096 fc4096 fc1000")
+PAPER = ("conv3-64 conv3-64 maxpool conv3-128 conv3-128 maxpool conv3-256 conv3-256 conv3-256 "
+         "maxpool conv3-512 conv3-512 conv3-512 maxpool conv3-512 conv3-512 conv3-512 maxpool "
+         "FC-4096 FC-4096 FC-1000 soft-max")
+CS231N = ("CONV3-64 CONV3-64 POOL2 CONV3-128 CONV3-128 POOL2 CONV3-256 CONV3-256 CONV3-256 POOL2 "
+          "CONV3-512 CONV3-512 CONV3-512 POOL2 CONV3-512 CONV3-512 CONV3-512 POOL2 "
+          "FC-4096 FC-4096 FC-1000")
+
+
+@pytest.mark.parametrize("text, layer", [
+    ("conv3-64", Conv((3, 3), 64)),
+    ("CONV3-64", Conv((3, 3), 64)),
+    ("conv11-64/4", Conv((11, 11), 64, (4, 4))),
+    ("conv11-64/4p2", Conv((11, 11), 64, (4, 4), (2, 2))),
+    ("conv5-16p0", Conv((5, 5), 16, (1, 1), (0, 0))),
+    ("conv1x7-128", Conv((1, 7), 128)),
+    ("pool", Pool("max")),
+    ("maxpool", Pool("max")),
+    ("POOL2", Pool("max", (2, 2))),
+    ("pool3", Pool("max", (3, 3))),
+    ("pool3/2", Pool("max", (3, 3), (2, 2))),
+    ("pool3/2p1", Pool("max", (3, 3), (2, 2), (1, 1))),
+    ("pool2x2", Pool("max", (2, 2))),
+    ("avgpool", Pool("avg")),
+    ("avgpool3/1p1", Pool("avg", (3, 3), (1, 1), (1, 1))),
+    ("adaptiveavgpool7", AdaptiveAvgPool((7, 7))),
+    ("adaptiveavgpool6x4", AdaptiveAvgPool((6, 4))),
+    ("fc4096", FC(4096)),
+    ("FC-4096", FC(4096)),
+    ("relu", Elementwise("relu")),
+    ("Dropout", Elementwise("dropout")),
+    ("softmax", Elementwise("softmax")),
+    ("soft-max", Elementwise("softmax")),
+    ("LRN", Elementwise("lrn")),
+    ("conv3-64x2", Repeat((Conv((3, 3), 64),), 2)),
+    ("(conv3-64 relu)x2", Repeat((Conv((3, 3), 64), Elementwise("relu")), 2)),
+    ("( conv3-64\n relu )x2", Repeat((Conv((3, 3), 64), Elementwise("relu")), 2)),
+    ("(pool)x3", Repeat((Pool("max"),), 3)),
+    ("((relu)x2)x3", Repeat((Repeat((Elementwise("relu"),), 2),), 3)),
+])
+def test_layer_tokens(text, layer):
+    assert symcnn.parse(text).items == (layer,)
+
+
+def test_default_padding_is_half_the_kernel():
+    assert Conv((3, 3), 8).pad == (1, 1)
+    assert Conv((1, 7), 8).pad == (0, 3)
+    assert Conv((4, 4), 8).pad == (2, 2)
+    assert Conv((11, 11), 8, (4, 4), (2, 2)).pad == (2, 2)
+
+
+def test_three_spellings_of_vgg16_agree():
+    card, paper, cs = (symcnn.analyze(t, (224, 224, 3)).totals for t in (CARD, PAPER, CS231N))
+    assert card["params"] == paper["params"] == cs["params"] == 138_357_544
+    assert card == cs
+    assert paper["activations"] == cs["activations"] + 1000  # the soft-max row
+
+
+@pytest.mark.parametrize("text, spec", [
+    ("input 224x224x3", InputSpec(224, 224, 3)),
+    ("input HxWx3", InputSpec("H", "W", 3)),
+    ("input HxWxC", InputSpec("H", "W", "C")),
+    ("INPUT 32X32X1", InputSpec(32, 32, 1)),
+    ("input HxHx3", InputSpec("H", "H", 3)),
+    ("input\n  160x240x3  # HxWxC", InputSpec(160, 240, 3)),
+])
+def test_input_line(text, spec):
+    assert symcnn.parse(text + " relu").input == spec
+
+
+def test_no_input_line_is_symbolic():
+    report = symcnn.analyze("conv3-8")
+    assert report.input == InputSpec("H", "W", "C") and report.symbolic
+
+
+def test_comments_newlines_and_blank_input():
+    net = symcnn.parse("# VGG block\nconv3-64  # first\n\n\tconv3-64 # second\n  pool\n")
+    assert net == symcnn.parse("conv3-64 conv3-64 pool")
+    assert symcnn.parse("") == Network(())
+    assert symcnn.parse("  # only a comment\n") == Network(())
+
+
+def test_positions_are_kept_but_not_compared():
+    net = symcnn.parse("relu\n  conv3-64")
+    conv = net.items[1]
+    assert (conv.line, conv.column) == (2, 3)
+    assert conv == Conv((3, 3), 64)
+
+
+@pytest.mark.parametrize("text", [
+    CARD, PAPER, CS231N, "input HxWx3 conv11-64/4p2 pool3/2p1 conv1x7-8 avgpool3/2 "
+    "adaptiveavgpool6x4 (conv3-8 relu)x2 ((pool)x2 relu)x3 fc10 softmax",
+    *(p.read_text() for p in sorted((ROOT / "examples").glob("*.cnn"))),
+    *(p.read_text() for p in sorted((ROOT / "symcnn" / "zoo").glob("*.cnn"))),
+])
+def test_round_trip(text):
+    net = symcnn.parse(text)
+    assert symcnn.parse(str(net)) == net
+
+
+def test_parse_input_forms():
+    assert parse_input("224x224x3") == InputSpec(224, 224, 3)
+    assert parse_input(" HxWx3 ") == InputSpec("H", "W", 3)
+
+
+def test_zoo_is_listed_and_loads():
+    assert {"vgg11", "vgg13", "vgg16", "vgg19"} <= set(symcnn.zoo_names())
