@@ -17,12 +17,14 @@ Conventions:
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from functools import cached_property
 from typing import Callable
 
 import sympy
 
 from .dims import Dim, Size, size_symbol, to_expr
 from .errors import NotationError, ShapeError
+from .notation import MAX_VALUE
 from .layers import (FC, AdaptiveAvgPool, Conv, Elementwise, InputSpec, Item, Layer,
                      Network, Pool, Repeat)
 
@@ -36,13 +38,16 @@ Shape = tuple[Size, Size, Number]
 
 @dataclass(frozen=True)
 class Row:
-    """One layer on one input shape; ``count`` identical copies in a row (closed form)."""
-    layer: Layer | None        # None for the input row
+    """One layer on one input shape; ``count`` identical copies in a row (closed form).
+
+    Costs are derived on first use from the factors, so propagation itself does plain
+    integer and :class:`Dim` arithmetic only (SymPy products are built when asked for).
+    """
+    layer: Layer | None          # None for the input row
     out: Shape
-    weights: Number = 0
-    biases: Number = 0
-    macs: Number = 0
-    weight_factors: tuple = ()  # the factors of ``weights`` as the seed writes them
+    weight_factors: tuple = ()   # ((K_h, K_w, C_in), C_out) or ((H, W, C), units): the
+    biases: Number = 0           #   seed's spelling of the weights, e.g. (3·3·3)·64
+    positions: tuple = ()        # output positions each weight is used at (MACs)
     count: int = 1
 
     @property
@@ -53,14 +58,31 @@ class Row:
     def kind(self) -> str:
         return "input" if self.layer is None else type(self.layer).__name__.lower()
 
+    @cached_property
+    def weights(self) -> Number:
+        if not self.weight_factors:
+            return 0
+        inner, outer = self.weight_factors
+        return _product(*inner, outer)
+
     @property
     def params(self) -> Number:
         return self.weights + self.biases
 
-    @property
+    @cached_property
+    def macs(self) -> Number:
+        return _product(self.weights, *self.positions) if self.weight_factors else 0
+
+    @cached_property
     def activations(self) -> Number:
-        h, w, c = self.out
-        return to_expr(h) * to_expr(w) * c
+        return _product(*self.out)
+
+
+def _product(*factors) -> Number:
+    out = 1
+    for f in factors:
+        out = out * to_expr(f)
+    return out
 
 
 class _Empty(Exception):
@@ -69,17 +91,16 @@ class _Empty(Exception):
 
 def _out(x: Size, k: int, s: int, p: int, d: int = 1) -> Size:
     y = (x + 2 * p - d * (k - 1) - 1) // s + 1
-    if isinstance(y, int) and y < 1:
-        raise _Empty
+    if y < 1 if isinstance(y, int) else y.minimum() > MAX_VALUE:
+        raise _Empty  # empty now, or for every input symcnn accepts (≤ MAX_VALUE)
     return y
 
 
 def _conv(layer: Conv, h: Size, w: Size, c: Number) -> Row:
     (kh, kw), (sh, sw), (ph, pw) = layer.kernel, layer.stride, layer.pad
     oh, ow = _out(h, kh, sh, ph), _out(w, kw, sw, pw)
-    weights = kh * kw * c * layer.filters
-    return Row(layer, (oh, ow, layer.filters), weights, layer.filters,
-               weights * to_expr(oh) * to_expr(ow), ((kh, kw, c), layer.filters))
+    return Row(layer, (oh, ow, layer.filters), ((kh, kw, c), layer.filters), layer.filters,
+               (oh, ow))
 
 
 def _pool(layer: Pool, h: Size, w: Size, c: Number) -> Row:
@@ -92,9 +113,7 @@ def _adaptive(layer: AdaptiveAvgPool, h: Size, w: Size, c: Number) -> Row:
 
 
 def _fc(layer: FC, h: Size, w: Size, c: Number) -> Row:
-    weights = to_expr(h) * to_expr(w) * c * layer.units
-    return Row(layer, (1, 1, layer.units), weights, layer.units, weights,
-               ((h, w, c), layer.units))
+    return Row(layer, (1, 1, layer.units), ((h, w, c), layer.units), layer.units)
 
 
 def _elementwise(layer: Elementwise, h: Size, w: Size, c: Number) -> Row:
@@ -182,9 +201,8 @@ def _shape_error(network: Network, spec: InputSpec, layer: Layer) -> ShapeError:
     where = f"layer '{layer}' at line {layer.line}, column {layer.column}"
     minimum = minimum_input(network)
     if minimum is None:
-        return ShapeError(f"{where}: its output would be empty whatever the input size "
-                          f"(an earlier layer fixed the size too small for it)", str(layer),
-                          layer.line, layer.column, None)
+        return ShapeError(f"{where}: its output would be empty for every input size up to "
+                          f"{MAX_VALUE:,}", str(layer), layer.line, layer.column, None)
     mh, mw = minimum
     return ShapeError(f"{where}: its output would be empty on input {spec}; this network "
                       f"needs an input of at least {mh}x{mw} (H ≥ {mh}, W ≥ {mw})",

@@ -89,9 +89,11 @@ def test_shape_errors_name_the_layer_and_the_minimum(text, layer, minimum):
 
 
 def test_shape_error_when_no_input_works():
-    with pytest.raises(ShapeError, match="whatever the input size") as info:
+    with pytest.raises(ShapeError, match="empty for every input size up to") as info:
         symcnn.analyze("fc10 pool")
     assert info.value.minimum is None
+    with pytest.raises(ShapeError, match="layer 'pool2'.*every input size up to 1,000,"):
+        symcnn.analyze("(pool)x1000000")  # 2^40 > 10^12: no accepted input survives
 
 
 def test_minimum_input_is_exactly_the_threshold():
