@@ -3,7 +3,7 @@
     >>> import symcnn
     >>> report = symcnn.analyze("conv3-64x2 pool conv3-128x2 pool fc10", "32x32x3")
     >>> report.totals["params"]
-    1424074
+    342090
 
 Data flow, one module per stage: ``notation`` (text → layers) → ``shapes`` (layers →
 rows, on numbers or symbols) → ``report`` (rows → totals and formulas) → ``formatting``

@@ -61,9 +61,9 @@ class Report:
     def multiples(self) -> dict[str, int]:
         """For each size symbol, the multiple it must be for :attr:`divisible` to hold
         (the network's total stride along that axis); empty when no floor occurs."""
-        out: dict[str, int] = {}
+        out = dict.fromkeys(self.formula_input.symbols, 1)
         for d in _dims(self.formula_rows):
-            out[d.symbol] = math.lcm(out.get(d.symbol, 1), d.den)
+            out[d.symbol] = math.lcm(out[d.symbol], d.den)
         return {s: m for s, m in out.items() if m > 1}
 
     @cached_property
@@ -74,6 +74,15 @@ class Report:
                  for d in _dims(self.formula_rows) if d.den > 1}
         return {q: sympy.expand(f.xreplace(plain)) if plain else f
                 for q, f in self.formulas.items()}
+
+    def evaluator(self, quantity: str = "macs", divisible: bool = False):
+        """A compiled, exact function of the formula's symbols for ``quantity``:
+        ``report.evaluator("macs")(H=224, W=224)``, or with NumPy integer arrays for
+        many sizes at once (int64 while it cannot overflow, Python ints beyond)."""
+        from .evaluate import compile_formula
+        if quantity not in QUANTITIES:
+            raise SymCNNError(f"unknown quantity {quantity!r}; one of {', '.join(QUANTITIES)}")
+        return compile_formula((self.divisible if divisible else self.formulas)[quantity])
 
     @property
     def bytes_per_element(self) -> int:

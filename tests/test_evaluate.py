@@ -1,0 +1,58 @@
+"""The compiled evaluator: exact on ints and on NumPy arrays, guarded against overflow."""
+
+import random
+
+import numpy as np
+import pytest
+
+import symcnn
+from symcnn.evaluate import compile_formula
+
+NETS = ["vgg16", "conv7-16/2p3 pool3/2p1 conv5-8p0 conv3-8/2 avgpool3/2 fc10",
+        "(conv3-8 relu pool3/2p1)x3 conv1x3-4/2 fc7"]
+
+
+@pytest.mark.parametrize("net", NETS)
+@pytest.mark.parametrize("quantity", ["params", "macs", "activations"])
+def test_matches_analyze(net, quantity):
+    report = symcnn.analyze(net)
+    f = report.evaluator(quantity)
+    rng = random.Random(quantity)
+    sizes = [(224, 224), (225, 227), (160, 240)] + [(rng.randint(40, 999), rng.randint(40, 999))
+                                                    for _ in range(20)]
+    for h, w in sizes:
+        kw = {s: v for s, v in (("H", h), ("W", w), ("C", 3)) if s in f.symbols}
+        assert f(**kw) == symcnn.analyze(net, (h, w, 3)).totals[quantity]
+    hs = np.array([h for h, _ in sizes])
+    ws = np.array([w for _, w in sizes])
+    kw = {s: v for s, v in (("H", hs), ("W", ws), ("C", 3)) if s in f.symbols}
+    got = f(**kw)
+    assert [int(x) for x in np.broadcast_to(got, hs.shape)] == [
+        f(**{s: int(v[i]) if not isinstance(v, int) else v for s, v in kw.items()})
+        for i in range(len(sizes))]
+
+
+def test_int64_guard_switches_to_python_ints():
+    f = symcnn.analyze("vgg16").evaluator("macs")
+    big = np.array([10**9])
+    exact = f(H=10**9, W=10**9)
+    assert exact > 2**63 and int(f(H=big, W=big)[0]) == exact
+    assert f(H=np.array([224]), W=np.array([224])).dtype == np.int64
+
+
+def test_divisible_form_with_rational_coefficients():
+    report = symcnn.analyze("input HxWx3 conv3-64x2 pool conv3-128x2 pool conv3-256x3 pool "
+                            "conv3-512x3 pool conv3-512x3 pool fc4096 fc4096 fc1000 relu")
+    f = report.evaluator("activations", divisible=True)
+    for k in range(1, 30):
+        h = 32 * k
+        assert f(H=h, W=h) == symcnn.analyze(report.network, (h, h, 3)).totals["activations"]
+
+
+def test_errors():
+    f = symcnn.analyze("conv3-8").evaluator("macs")
+    with pytest.raises(symcnn.SymCNNError, match="missing value for C"):
+        f(H=3, W=3)
+    with pytest.raises(symcnn.SymCNNError, match="unknown quantity"):
+        symcnn.analyze("conv3-8").evaluator("flopz")
+    assert compile_formula(17)() == 17
