@@ -2,8 +2,10 @@
 
 ``str()`` of every record is its canonical notation token, so ``parse(str(net)) == net``.
 Positions (``line``, ``column``) are kept for error messages and ignored by ``==``.
-Conventions: kernels, strides and paddings are (height, width) pairs; a convolution has
-bias; a pool's stride defaults to its kernel; sizes follow PyTorch's floor mode.
+Conventions: kernels, strides, paddings are (height, width) pairs; a convolution has bias
+unless ``nb``; its padding defaults to d·⌊K/2⌋; a pool's stride defaults to its kernel;
+sizes follow PyTorch (floor mode unless ``ceil``). A count may be an int or, before
+definitions are expanded, a SymPy expression in named widths (``conv3-k``, ``fc{4w}``).
 """
 
 from __future__ import annotations
@@ -11,94 +13,128 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Union
 
-__all__ = ["Conv", "Pool", "AdaptiveAvgPool", "FC", "Elementwise", "Repeat", "InputSpec",
-           "Network", "Layer", "Item", "ELEMENTWISE_KINDS"]
+import sympy
+from sympy.printing.str import StrPrinter
 
-Pair = tuple[int, int]
-ELEMENTWISE_KINDS = ("relu", "dropout", "softmax", "lrn")
+__all__ = ["Conv", "Pool", "AdaptiveAvgPool", "FC", "BatchNorm", "Elementwise", "SE",
+           "Repeat", "Branches", "Call", "Block", "Definition", "InputSpec", "Network",
+           "Layer", "Item", "ACTIVATIONS", "value_text"]
+
+Value = Union[int, sympy.Expr]
+Pair = tuple[Value, Value]
+# Shape-preserving layers without parameters (canonical names; swish is silu).
+ACTIVATIONS = ("relu", "relu6", "silu", "sigmoid", "hardswish", "hardsigmoid", "gelu", "tanh",
+               "dropout", "softmax", "lrn")
 
 
 def _pos() -> int:
     return field(default=0, compare=False, repr=False)
 
 
+class _NotationPrinter(StrPrinter):
+    def _print_floor(self, expr) -> str:
+        num, den = sympy.fraction(sympy.together(expr.args[0]))
+        return f"{self.parenthesize(num, 50)}//{self.parenthesize(den, 50)}"
+
+
+def value_text(v: Value) -> str:
+    """A count as notation: 64, w, {4*w}, {w//2}."""
+    if isinstance(v, int) or (isinstance(v, sympy.Integer)):
+        return str(int(v))
+    if isinstance(v, sympy.Symbol) and len(v.name) == 1:
+        return v.name
+    return "{" + _NotationPrinter().doprint(v).replace(" ", "") + "}"
+
+
 def _pair(p: Pair) -> str:
-    return str(p[0]) if p[0] == p[1] else f"{p[0]}x{p[1]}"
+    return value_text(p[0]) if p[0] == p[1] else f"{value_text(p[0])}x{value_text(p[1])}"
 
 
 @dataclass(frozen=True)
 class Conv:
-    """2-D convolution with bias. Default padding is ⌊K/2⌋ per axis ("same" for odd K)."""
+    """2-D convolution. ``filters`` None with ``depthwise``: one filter per channel."""
     kernel: Pair
-    filters: int
-    stride: Pair = (1, 1)
-    padding: Pair | None = None
+    filters: Value | None
+    stride: Value = 1
+    padding: Value | str | None = None   # None: d·⌊K/2⌋ per axis; "same": PyTorch's 'same'
+    dilation: Value = 1
+    groups: Value = 1
+    bias: bool = True
+    depthwise: bool = False
     line: int = _pos()
     column: int = _pos()
 
-    @property
-    def pad(self) -> Pair:
-        return self.padding if self.padding is not None else (self.kernel[0] // 2,
-                                                              self.kernel[1] // 2)
-
     def __str__(self) -> str:
-        s = f"conv{_pair(self.kernel)}-{self.filters}"
-        if self.stride != (1, 1):
-            s += f"/{self.stride[0]}"
+        s = f"dw{_pair(self.kernel)}" if self.depthwise else \
+            f"conv{_pair(self.kernel)}-{value_text(self.filters)}"
+        if self.stride != 1:
+            s += f"/{value_text(self.stride)}"
         if self.padding is not None:
-            s += f"p{self.padding[0]}"
-        return s
+            s += "psame" if self.padding == "same" else f"p{value_text(self.padding)}"
+        if self.dilation != 1:
+            s += f"d{value_text(self.dilation)}"
+        if self.groups != 1:
+            s += f"g{value_text(self.groups)}"
+        return s + ("" if self.bias else "nb")
 
 
 @dataclass(frozen=True)
 class Pool:
-    """Max or average pooling, floor mode; stride defaults to the kernel, padding to 0."""
+    """Max or average pooling; stride defaults to the kernel; floor mode unless ceil."""
     op: str  # "max" or "avg"
     kernel: Pair = (2, 2)
-    stride: Pair | None = None
-    padding: Pair = (0, 0)
+    stride: Value | None = None
+    padding: Value = 0
+    ceil: bool = False
     line: int = _pos()
     column: int = _pos()
-
-    @property
-    def step(self) -> Pair:
-        return self.stride if self.stride is not None else self.kernel
 
     def __str__(self) -> str:
         s = ("pool" if self.op == "max" else "avgpool") + _pair(self.kernel)
         if self.stride is not None:
-            s += f"/{self.stride[0]}"
-        if self.padding != (0, 0):
-            s += f"p{self.padding[0]}"
-        return s
+            s += f"/{value_text(self.stride)}"
+        if self.padding != 0:
+            s += f"p{value_text(self.padding)}"
+        return s + ("ceil" if self.ceil else "")
 
 
 @dataclass(frozen=True)
 class AdaptiveAvgPool:
-    """Average pool to a fixed output size, whatever the input size."""
+    """Average pool to a fixed output size, whatever the input size (``gap``: to 1×1)."""
     output: Pair
     line: int = _pos()
     column: int = _pos()
 
     def __str__(self) -> str:
-        return f"adaptiveavgpool{_pair(self.output)}"
+        return "gap" if self.output == (1, 1) else f"adaptiveavgpool{_pair(self.output)}"
 
 
 @dataclass(frozen=True)
 class FC:
     """Flatten, then fully connected: weights = inputs·units, one bias per unit; the output
     is 1×1×units, as CS231n writes it."""
-    units: int
+    units: Value
     line: int = _pos()
     column: int = _pos()
 
     def __str__(self) -> str:
-        return f"fc{self.units}"
+        return f"fc{value_text(self.units)}"
+
+
+@dataclass(frozen=True)
+class BatchNorm:
+    """Batch normalisation: C weights and C biases (learnable), 2·C running statistics
+    (buffers, not params)."""
+    line: int = _pos()
+    column: int = _pos()
+
+    def __str__(self) -> str:
+        return "bn"
 
 
 @dataclass(frozen=True)
 class Elementwise:
-    """A shape-preserving layer without parameters: relu, dropout, softmax, lrn."""
+    """A shape-preserving layer without parameters (see ACTIVATIONS)."""
     kind: str
     line: int = _pos()
     column: int = _pos()
@@ -107,24 +143,90 @@ class Elementwise:
         return self.kind
 
 
-Layer = Union[Conv, Pool, AdaptiveAvgPool, FC, Elementwise]
+@dataclass(frozen=True)
+class SE:
+    """Squeeze-and-excitation: global average pool, 1×1 conv C→squeeze (+bias), 1×1 conv
+    squeeze→C (+bias), channel-wise scale of the input. Output shape = input shape."""
+    squeeze: Value
+    line: int = _pos()
+    column: int = _pos()
+
+    def __str__(self) -> str:
+        return f"se({value_text(self.squeeze)})"
+
+
+Layer = Union[Conv, Pool, AdaptiveAvgPool, FC, BatchNorm, Elementwise, SE]
 
 
 @dataclass(frozen=True)
 class Repeat:
     """``body`` applied ``count`` times in sequence."""
     body: tuple["Item", ...]
-    count: int
+    count: Value
     line: int = _pos()
     column: int = _pos()
 
     def __str__(self) -> str:
+        n = value_text(self.count)
         if len(self.body) == 1 and not isinstance(self.body[0], (Repeat, Pool)):
-            return f"{self.body[0]}x{self.count}"
-        return f"({' '.join(map(str, self.body))})x{self.count}"
+            return f"{self.body[0]}x{n}"
+        return f"({' '.join(map(str, self.body))})x{n}"
 
 
-Item = Union[Layer, Repeat]
+@dataclass(frozen=True)
+class Branches:
+    """Parallel branches on the same input, merged by ``op``: "add" (element-wise sum;
+    every branch must give the same shape) or "cat" (concatenate channels; same H×W).
+    An empty branch is the identity: ``res(body)`` is ``add(body | )``."""
+    op: str
+    branches: tuple[tuple["Item", ...], ...]
+    line: int = _pos()
+    column: int = _pos()
+
+    def __str__(self) -> str:
+        return f"{self.op}(" + " | ".join(" ".join(map(str, b)) for b in self.branches) + ")"
+
+
+@dataclass(frozen=True)
+class Call:
+    """A use of a definition, before expansion: ``bottleneck(64, 2)``."""
+    name: str
+    args: tuple[Value, ...]
+    line: int = _pos()
+    column: int = _pos()
+
+    def __str__(self) -> str:
+        return f"{self.name}({', '.join(map(value_text, self.args))})"
+
+
+@dataclass(frozen=True)
+class Block:
+    """An expanded call: its items, labelled for reports (``bottleneck(64, 2)``)."""
+    label: str
+    items: tuple["Item", ...]
+    line: int = _pos()
+    column: int = _pos()
+
+    def __str__(self) -> str:
+        return f"({' '.join(map(str, self.items))})"
+
+
+Item = Union[Layer, Repeat, Branches, Call, Block]
+
+
+@dataclass(frozen=True)
+class Definition:
+    """``def name(p1, p2=default) = body``: a parameterised block."""
+    name: str
+    params: tuple[tuple[str, Value | None], ...]
+    body: tuple[Item, ...]
+    line: int = _pos()
+    column: int = _pos()
+
+    def __str__(self) -> str:
+        ps = ", ".join(p if d is None else f"{p}={value_text(d)}" for p, d in self.params)
+        body = " ".join(map(str, self.body))
+        return f"def {self.name}({ps}) = ({body})"
 
 
 @dataclass(frozen=True)
@@ -145,10 +247,13 @@ class InputSpec:
 
 @dataclass(frozen=True)
 class Network:
-    """A parsed network: an optional input line and the items in order."""
+    """A parsed network: an optional input line, definitions and the items in order."""
     items: tuple[Item, ...]
     input: InputSpec | None = None
+    defs: tuple[Definition, ...] = ()
 
     def __str__(self) -> str:
-        body = " ".join(map(str, self.items))
-        return f"input {self.input}\n{body}" if self.input is not None else body
+        lines = [f"input {self.input}"] if self.input is not None else []
+        lines += [str(d) for d in self.defs]
+        lines.append(" ".join(map(str, self.items)))
+        return "\n".join(lines)

@@ -15,9 +15,12 @@ from pathlib import Path
 from lark import Lark, Token, Transformer_NonRecursive, v_args
 from lark.exceptions import UnexpectedCharacters, UnexpectedInput, UnexpectedToken, VisitError
 
+import sympy
+
+from .dims import size_symbol
 from .errors import NotationError
-from .layers import (FC, AdaptiveAvgPool, Conv, Elementwise, InputSpec, Item, Network, Pool,
-                     Repeat)
+from .layers import (FC, SE, AdaptiveAvgPool, BatchNorm, Branches, Call, Conv, Definition,
+                     Elementwise, InputSpec, Item, Network, Pool, Repeat)
 
 __all__ = ["parse", "parse_input", "MAX_VALUE", "MAX_NESTING"]
 
@@ -79,8 +82,15 @@ def _transform(text: str, tree):
 
 def _network(text: str, statements: list) -> Network:
     items: list[Item] = []
+    defs: dict[str, Definition] = {}
     spec = None
     for st in statements:
+        if isinstance(st, Definition):
+            if st.name in defs:
+                raise _located(text, NotationError(f"'{st.name}' is defined twice",
+                                                   line=st.line, column=st.column))
+            defs[st.name] = st
+            continue
         if isinstance(st, tuple) and st[0] == "input":
             if items or spec is not None:
                 what = "the first statement" if items else "given once"
@@ -89,10 +99,15 @@ def _network(text: str, statements: list) -> Network:
             spec = st[1]
         else:
             items.append(st)
-    return Network(tuple(items), spec)
+    return Network(tuple(items), spec, tuple(defs.values()))
 
 
 # ---------------------------------------------------------------- tree → layer records
+
+_BUILTIN_BLOCKS = {"res", "add", "cat"}
+_BUILTIN_CALLS = {"se"}
+MAX_NAME = 64  # characters in a definition or width name
+
 
 def _num(tok: Token, what: str, lo: int = 1) -> int:
     if len(tok) > MAX_DIGITS or not lo <= int(tok) <= MAX_VALUE:
@@ -106,16 +121,45 @@ def _clip(s: str, n: int = 20) -> str:
     return s if len(s) <= n else f"{s[:n]}… ({len(s):,} digits)"
 
 
-def _pair(toks: list[Token], what: str, lo: int = 1) -> tuple[int, int]:
-    vals = [_num(t, what, lo) for t in toks]
-    return (vals[0], vals[-1])
+def _name(tok: Token) -> sympy.Symbol:
+    name = str(tok).rstrip("(")
+    if len(name) > MAX_NAME:
+        raise NotationError(f"a name may have at most {MAX_NAME} characters",
+                            line=tok.line, column=tok.column, width=len(tok))
+    return size_symbol(name)
 
 
-def _opt(children: list, kind: str):
+def _value(ch, what: str, lo: int = 1):
+    """A value rule's child: digits (checked against the range), a letter or {expr}."""
+    (c,) = ch
+    if isinstance(c, Token):
+        if c.type == "SYMBOL":
+            return _name(c)
+        if c.type == "SAME":
+            return "same"
+        return _num(c, what, lo)
+    return c  # an expression built by the expr rules
+
+
+def _options(children) -> dict:
+    out: dict = {}
     for c in children:
-        if isinstance(c, tuple) and c[0] == kind:
-            return c[1]
-    return None
+        if isinstance(c, tuple) and c[0] in _OPTION_NAMES:
+            name, value, meta = c
+            if name in out:
+                raise NotationError(f"{_OPTION_NAMES[name]} is given twice", line=meta.line,
+                                    column=meta.column)
+            out[name] = value
+    return out
+
+
+_OPTION_NAMES = {"stride": "the stride", "padding": "the padding", "dilation": "the dilation",
+                 "groups": "the groups", "nobias": "nb (no bias)", "ceil": "ceil"}
+
+
+def _kernel(children) -> tuple:
+    ks = [c[1] for c in children if isinstance(c, tuple) and c[0] == "kernel"]
+    return (ks[0], ks[-1]) if ks else None
 
 
 @v_args(meta=True)
@@ -139,66 +183,201 @@ class _Builder(Transformer_NonRecursive):
     def input(self, meta, children):
         return ("input", children[0], meta.line, meta.column)
 
-    def stride(self, meta, toks):
-        return ("stride", _num(toks[0], "a stride"))
+    # values ------------------------------------------------------------------------
+    def kernel(self, meta, ch):
+        return ("kernel", _value(ch, "a kernel size"))
 
-    def padding(self, meta, toks):
-        return ("padding", _num(toks[0], "a padding", lo=0), toks[0])
+    def filters(self, meta, ch):
+        return _value(ch, "a filter count")
 
+    def units(self, meta, ch):
+        return _value(ch, "a unit count")
+
+    def outsize(self, meta, ch):
+        return _value(ch, "an output size")
+
+    def count(self, meta, ch):
+        return _value(ch, "a repeat count")
+
+    def value(self, meta, ch):
+        return _value(ch, "a number", lo=0)
+
+    def stride(self, meta, ch):
+        return ("stride", _value(ch, "a stride"), meta)
+
+    def padding(self, meta, ch):
+        return ("padding", _value(ch, "a padding", lo=0), meta)
+
+    def dilation(self, meta, ch):
+        return ("dilation", _value(ch, "a dilation"), meta)
+
+    def groups(self, meta, ch):
+        return ("groups", _value(ch, "a group count"), meta)
+
+    def nobias(self, meta, ch):
+        return ("nobias", True, meta)
+
+    def ceil(self, meta, ch):
+        return ("ceil", True, meta)
+
+    # expressions in braces: built from matched digits and names, never from text
+    def plus(self, meta, ch):
+        return _expr(ch[0]) + _expr(ch[1])
+
+    def minus(self, meta, ch):
+        return _expr(ch[0]) - _expr(ch[1])
+
+    def times(self, meta, ch):
+        return _expr(ch[0]) * _expr(ch[1])
+
+    def juxtapose(self, meta, ch):
+        return _expr(ch[0]) * _expr(ch[1])
+
+    def floordiv(self, meta, ch):
+        num, den = _expr(ch[0]), _expr(ch[1])
+        if den == 0:
+            raise NotationError("division by zero", line=meta.line, column=meta.column)
+        return sympy.floor(num / den)
+
+    # layers ------------------------------------------------------------------------
     def conv(self, meta, ch):
-        kernel = _pair([t for t in ch if isinstance(t, Token) and t.type == "KSIZE"],
-                       "a kernel size")
-        filters = _num(next(t for t in ch if isinstance(t, Token) and t.type == "FILTERS"),
-                       "a filter count")
-        stride, pad = _opt(ch, "stride"), _opt(ch, "padding")
-        return Conv(kernel, filters, (stride, stride) if stride else (1, 1),
-                    None if pad is None else (pad, pad), meta.line, meta.column)
-
-    def pool(self, meta, ch):
-        op = "avg" if ch[0].type == "AVGPOOL" else "max"
-        ks = [t for t in ch if isinstance(t, Token) and t.type == "KSIZE"]
-        kernel = _pair(ks, "a kernel size") if ks else (2, 2)
-        stride, pad = _opt(ch, "stride"), _opt(ch, "padding") or 0
-        if pad > min(kernel) // 2:
-            tok = next(c for c in ch if isinstance(c, tuple) and c[0] == "padding")[2]
-            raise NotationError(f"a pool's padding must be at most half its kernel "
-                                f"(at most {min(kernel) // 2} here); got {pad}",
-                                line=tok.line, column=tok.column, width=len(tok))
-        return Pool(op, kernel, (stride, stride) if stride else None, (pad, pad),
+        o = _options(ch)
+        filters = next(c for c in ch if not isinstance(c, tuple))
+        return Conv(_kernel(ch), filters, o.get("stride", 1), o.get("padding"),
+                    o.get("dilation", 1), o.get("groups", 1), "nobias" not in o, False,
                     meta.line, meta.column)
 
-    def adaptive(self, meta, toks):
-        return AdaptiveAvgPool(_pair(toks, "an output size"), meta.line, meta.column)
+    def dw(self, meta, ch):
+        o = _options(ch)
+        if "groups" in o:
+            raise NotationError("a depthwise conv has one group per channel; use conv…gG "
+                                "for other groupings", line=meta.line, column=meta.column)
+        return Conv(_kernel(ch), None, o.get("stride", 1), o.get("padding"),
+                    o.get("dilation", 1), 1, "nobias" not in o, True, meta.line, meta.column)
 
-    def fc(self, meta, toks):
-        return FC(_num(toks[-1], "a unit count"), meta.line, meta.column)
+    def pool(self, meta, ch):
+        o = _options(ch)
+        if "dilation" in o or "groups" in o or "nobias" in o:
+            raise NotationError("pools take /stride, p padding and ceil only",
+                                line=meta.line, column=meta.column)
+        op = "avg" if ch[0].type == "AVGPOOL" else "max"
+        kernel = _kernel(ch) or (2, 2)
+        pad = o.get("padding", 0)
+        if pad == "same":
+            raise NotationError("pools take a number of padding, not same", line=meta.line,
+                                column=meta.column)
+        if all(isinstance(v, int) for v in (pad, *kernel)) and pad > min(kernel) // 2:
+            at = next(c[2] for c in ch if isinstance(c, tuple) and c[0] == "padding")
+            raise NotationError(f"a pool's padding must be at most half its kernel "
+                                f"(at most {min(kernel) // 2} here); got {pad}",
+                                line=at.line, column=at.column + 1, width=len(str(pad)))
+        return Pool(op, kernel, o.get("stride"), pad, "ceil" in o, meta.line, meta.column)
+
+    def adaptive(self, meta, ch):
+        return AdaptiveAvgPool((ch[0], ch[-1]), meta.line, meta.column)
+
+    def gap(self, meta, ch):
+        return AdaptiveAvgPool((1, 1), meta.line, meta.column)
+
+    def fc(self, meta, ch):
+        return FC(ch[-1], meta.line, meta.column)
+
+    def bn(self, meta, ch):
+        return BatchNorm(meta.line, meta.column)
 
     def act(self, meta, toks):
         kind = toks[0].lower().replace("-", "")
-        return Elementwise(kind, meta.line, meta.column)
+        return Elementwise("silu" if kind == "swish" else kind, meta.line, meta.column)
 
+    # structure ---------------------------------------------------------------------
     def group(self, meta, children):
         group = _Group(_splice(children))
         group.depth = max(map(self._nest, children), default=0)
         return group
 
-    def repeat(self, meta, ch):
-        body, count = ch[0], _num(ch[1], "a repeat count")
-        depth = 1 + self._nest(body)
-        if depth > MAX_NESTING:
-            raise NotationError(f"repeats nest {depth} deep; the limit is {MAX_NESTING}",
+    def branch(self, meta, children):
+        group = _Group(_splice(children))
+        group.depth = max(map(self._nest, children), default=0)
+        return ("branch", group)
+
+    def call(self, meta, ch):
+        name = str(ch[0])[:-1]
+        rest = ch[1:]
+        branches = [c[1] for c in rest if isinstance(c, tuple) and c[0] == "branch"]
+        args = [c for c in rest if not (isinstance(c, tuple) and c[0] == "branch")]
+        where = dict(line=meta.line, column=meta.column, width=len(name) + 1)
+        if name in _BUILTIN_BLOCKS:
+            if args:
+                raise NotationError(f"{name}(…) takes layers, e.g. {name}(conv3-64 bn)", **where)
+            if not branches or all(not b for b in branches):
+                raise NotationError(f"{name}(…) needs at least one layer", **where)
+            if name == "res":
+                if len(branches) > 2:
+                    raise NotationError("res(body | shortcut) takes at most two branches",
+                                        **where)
+                branches = branches + [_Group(())] * (2 - len(branches))
+            block = Branches("cat" if name == "cat" else "add",
+                             tuple(tuple(b) for b in branches), meta.line, meta.column)
+            self._depths[id(block)] = 1 + max(map(self._nest, branches), default=0)
+            self._check_depth(block, meta)
+            return block
+        if branches and any(branches):
+            raise NotationError(f"{name}(…) takes values (numbers, letters or {{expressions}})"
+                                f", not layers", **where)
+        if name == "se":
+            if len(args) != 1:
+                raise NotationError("se(…) takes one value: the squeeze channels", **where)
+            return SE(args[0], meta.line, meta.column)
+        _name(ch[0])
+        return Call(name, tuple(args), meta.line, meta.column)
+
+    def param(self, meta, ch):
+        return (str(ch[0]), ch[1] if len(ch) > 1 else None)
+
+    def definition(self, meta, ch):
+        name = str(ch[0])[:-1]
+        _name(ch[0])
+        params = tuple(c for c in ch[1:-1])
+        body = ch[-1]
+        body = tuple(body) if isinstance(body, _Group) else (body,)
+        if name in _BUILTIN_BLOCKS | _BUILTIN_CALLS:
+            raise NotationError(f"'{name}' is built in; choose another name",
                                 line=meta.line, column=meta.column)
+        names = [p for p, _ in params]
+        if len(set(names)) != len(names):
+            raise NotationError(f"a parameter of '{name}' is named twice", line=meta.line,
+                                column=meta.column)
+        return Definition(name, params, body, meta.line, meta.column)
+
+    def repeat(self, meta, ch):
+        body, count = ch[0], ch[1]
         rep = Repeat(tuple(body) if isinstance(body, _Group) else (body,), count,
                      meta.line, meta.column)
-        self._depths[id(rep)] = depth
+        self._depths[id(rep)] = 1 + self._nest(body)
+        self._check_depth(rep, meta)
         return rep
 
+    def _check_depth(self, node, meta) -> None:
+        depth = self._depths[id(node)]
+        if depth > MAX_NESTING:
+            raise NotationError(f"blocks nest {depth} deep; the limit is {MAX_NESTING}",
+                                line=meta.line, column=meta.column)
+
     def _nest(self, node) -> int:
-        """How deeply repeats nest inside ``node`` (a group, a repeat or a layer)."""
+        """How deeply repeats and blocks nest inside ``node``."""
         return node.depth if isinstance(node, _Group) else self._depths.get(id(node), 0)
 
     def __default__(self, data, children, meta):  # pragma: no cover - grammar is closed
         raise NotationError(f"internal: unhandled rule {data}")
+
+
+def _expr(x):
+    """An operand of a braced expression: digits, a name, or a built expression."""
+    if isinstance(x, Token):
+        if x.type == "IDENT":
+            return _name(x)
+        return sympy.Integer(_num(x, "a number", lo=0))
+    return x
 
 
 class _Group(tuple):
@@ -215,13 +394,16 @@ def _splice(children) -> list:
 
 # ---------------------------------------------------------------- syntax errors
 
-_LAYER_START = {"CONV", "MAXPOOL", "AVGPOOL", "ADAPTIVEAVGPOOL", "FC", "RELU", "DROPOUT",
-                "SOFTMAX", "LRN", "LPAR"}
+_LAYER_START = {"CONV", "DW", "MAXPOOL", "AVGPOOL", "ADAPTIVEAVGPOOL", "GAP", "FC", "ACT",
+                "BN", "LPAR", "CALL"}
 _WHAT = {  # terminal → what a person would call it, in the order messages list them
     "FILTERS": "a filter count", "KSIZE": "a kernel size", "STRIDE": "a stride",
     "PADDING": "a padding", "UNITS": "a unit count", "OUTSIZE": "an output size",
-    "COUNT": "a repeat count", "SIZE": "a size (a number or a letter)", "X": "'x'",
-    "MINUS": "'-'", "SLASH": "'/' and a stride", "P": "'p' and a padding",
+    "DILATION": "a dilation", "GROUPS": "a group count", "NUMBER": "a number",
+    "COUNT": "a repeat count", "SIZE": "a size (a number or a letter)", "IDENT": "a name",
+    "X": "'x'", "MINUS": "'-'", "SLASH": "'/' and a stride", "P": "'p' and a padding",
+    "D": "'d' and a dilation", "G": "'g' and a group count", "NB": "'nb'",
+    "CEIL": "'ceil'", "EQUAL": "'='", "VBAR": "'|'", "RBRACE": "'}'",
     "RPAR": "')'", "_SEP": "whitespace", "$END": "the end of the input",
 }
 _LAYER_HINT = "a layer such as conv3-64, pool, fc4096 or relu"
@@ -252,7 +434,7 @@ def _syntax_error(text: str, e: UnexpectedInput, start: str) -> NotationError:
 def _expectation(text: str, pos: int, expected: set[str], word: str, start: str) -> str:
     if text[:pos].count("(") <= text[:pos].count(")"):
         expected.discard("RPAR")   # LALR merges states: no ')' without an open '('
-    if expected & _LAYER_START:
+    if expected & (_LAYER_START - {"LPAR"}):
         first = not re.sub(r"#[^\n]*|\s", "", text[:pos])
         return f"expected {_LAYER_HINT}" + (" or an input line such as 'input 224x224x3'"
                                             if first and "INPUT" in expected else "")

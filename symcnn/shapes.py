@@ -1,17 +1,20 @@
 """Layers → rows: shape propagation and per-layer costs, on numbers or symbols alike.
 
-A row is one layer applied to one input shape: its output (H, W, C), weights, biases and
-MACs. Sizes are Python ints or :class:`~symcnn.dims.Dim` (a single floor of an input
-symbol); channel counts are ints or SymPy expressions. Every rule below is written once
-and runs on both, so evaluated numbers and formulas come from the same code.
+A row is one layer applied to one input shape: its output (H, W, C), weights, biases,
+buffers and MACs. Sizes are Python ints or :class:`~symcnn.dims.Dim` (a single floor of an
+input symbol); channel counts are ints or SymPy expressions. Every rule below is written
+once and runs on both, so evaluated numbers and formulas come from the same code.
 
 Conventions:
-- output size ⌊(x + 2p − d(k−1) − 1)/s⌋ + 1 (PyTorch floor mode; d = 1 here);
-- weights: K_h·K_w·C_in·C_out for a convolution, inputs·units for a fully connected layer;
-  one bias per filter or unit; pools and element-wise layers have none;
-- MACs: one multiply-add per weight per output position; bias, pooling and element-wise
-  work not counted (torchvision's "GFLOPS", FlopCounterMode/2);
-- activations: a row's output elements H·W·C; the input is row 0.
+- output size ⌊(x + 2p − d(k−1) − 1)/s⌋ + 1 (PyTorch; ceil mode rounds up, and a window
+  may not start in the right padding); 'same' padding keeps the size (stride 1);
+- weights: K_h·K_w·(C_in/groups)·C_out for a convolution, inputs·units for a fully
+  connected layer, C and C for batch norm (weight, bias); one bias per filter or unit;
+- buffers: batch norm's 2·C running statistics (not params; num_batches_tracked ignored);
+- MACs: one multiply-add per weight per output position; bias, batch norm, pooling,
+  element-wise layers and merges not counted (torchvision's "GFLOPS", FlopCounterMode/2);
+- activations: every row's output elements H·W·C (merges included); the input is row 0;
+  se(…) is one row whose output is the scaled tensor.
 """
 
 from __future__ import annotations
@@ -24,9 +27,10 @@ import sympy
 
 from .dims import Dim, Size, size_symbol, to_expr
 from .errors import NotationError, ShapeError
+from .expand import expand
+from .layers import (FC, SE, AdaptiveAvgPool, BatchNorm, Block, Branches, Conv, Elementwise,
+                     InputSpec, Item, Layer, Network, Pool, Repeat)
 from .notation import MAX_VALUE
-from .layers import (FC, AdaptiveAvgPool, Conv, Elementwise, InputSpec, Item, Layer,
-                     Network, Pool, Repeat)
 
 __all__ = ["Row", "propagate", "minimum_input", "MAX_ROWS"]
 
@@ -43,20 +47,26 @@ class Row:
     Costs are derived on first use from the factors, so propagation itself does plain
     integer and :class:`Dim` arithmetic only (SymPy products are built when asked for).
     """
-    layer: Layer | None          # None for the input row
+    layer: Layer | str | None    # None for the input row, "add"/"cat" for a merge
     out: Shape
-    weight_factors: tuple = ()   # ((K_h, K_w, C_in), C_out) or ((H, W, C), units): the
+    weight_factors: tuple = ()   # ((K_h, K_w, C_in/g), C_out) or ((H, W, C), units): the
     biases: Number = 0           #   seed's spelling of the weights, e.g. (3·3·3)·64
-    positions: tuple = ()        # output positions each weight is used at (MACs)
+    positions: tuple | None = None  # output positions each weight is used at (MACs)
+    buffers: Number = 0
+    path: tuple[str, ...] = ()   # enclosing blocks, outermost first
     count: int = 1
 
     @property
     def name(self) -> str:
-        return "input" if self.layer is None else str(self.layer)
+        if self.layer is None:
+            return "input"
+        return self.layer if isinstance(self.layer, str) else str(self.layer)
 
     @property
     def kind(self) -> str:
-        return "input" if self.layer is None else type(self.layer).__name__.lower()
+        if self.layer is None or isinstance(self.layer, str):
+            return self.layer or "input"
+        return type(self.layer).__name__.lower()
 
     @cached_property
     def weights(self) -> Number:
@@ -71,7 +81,7 @@ class Row:
 
     @cached_property
     def macs(self) -> Number:
-        return _product(self.weights, *self.positions) if self.weight_factors else 0
+        return 0 if self.positions is None else _product(self.weights, *self.positions)
 
     @cached_property
     def activations(self) -> Number:
@@ -89,86 +99,174 @@ class _Empty(Exception):
     """A layer's output has a size below 1 (turned into a ShapeError with context)."""
 
 
-def _out(x: Size, k: int, s: int, p: int, d: int = 1) -> Size:
-    y = (x + 2 * p - d * (k - 1) - 1) // s + 1
+def _check(y: Size) -> Size:
     if y < 1 if isinstance(y, int) else y.minimum() > MAX_VALUE:
         raise _Empty  # empty now, or for every input symcnn accepts (≤ MAX_VALUE)
     return y
 
 
-def _conv(layer: Conv, h: Size, w: Size, c: Number) -> Row:
-    (kh, kw), (sh, sw), (ph, pw) = layer.kernel, layer.stride, layer.pad
-    oh, ow = _out(h, kh, sh, ph), _out(w, kw, sw, pw)
-    return Row(layer, (oh, ow, layer.filters), ((kh, kw, c), layer.filters), layer.filters,
-               (oh, ow))
+def _out(x: Size, k: int, s: int, p: int, d: int = 1, ceil: bool = False) -> Size:
+    span = d * (k - 1) + 1  # the dilated kernel
+    if not ceil:
+        return _check((x + 2 * p - span) // s + 1)
+    # Ceil mode: ⌈(x + 2p − span)/s⌉ + 1, minus one if the last window would start in the
+    # right padding; that happens (for every x) exactly when p + s > span.
+    if p + s <= span:
+        return _check((x + 2 * p - span + s - 1) // s + 1)
+    return _check((x + p + s - 1) // s)
 
 
-def _pool(layer: Pool, h: Size, w: Size, c: Number) -> Row:
-    (kh, kw), (sh, sw), (ph, pw) = layer.kernel, layer.step, layer.padding
-    return Row(layer, (_out(h, kh, sh, ph), _out(w, kw, sw, pw), c))
+def _div(c: Number, g: Number, what: str, layer) -> Number:
+    if isinstance(c, int) and isinstance(g, int):
+        if c % g:
+            raise _Invalid(f"{what} {c} is not divisible by its {g} groups", layer)
+        return c // g
+    return c / g
 
 
-def _adaptive(layer: AdaptiveAvgPool, h: Size, w: Size, c: Number) -> Row:
-    return Row(layer, (*layer.output, c))
+class _Invalid(Exception):
+    def __init__(self, message: str, layer) -> None:
+        self.message, self.layer = message, layer
 
 
-def _fc(layer: FC, h: Size, w: Size, c: Number) -> Row:
-    return Row(layer, (1, 1, layer.units), ((h, w, c), layer.units), layer.units)
+def _conv(layer: Conv, h: Size, w: Size, c: Number, path) -> Row:
+    (kh, kw), s, d = layer.kernel, layer.stride, layer.dilation
+    g = c if layer.depthwise else layer.groups
+    cout = c if layer.depthwise else layer.filters
+    if layer.padding == "same":
+        if s != 1:
+            raise _Invalid("padding 'same' needs stride 1 (as in PyTorch)", layer)
+        oh, ow = _check(h + 0), _check(w + 0)
+    else:
+        ph, pw = (d * (kh // 2), d * (kw // 2)) if layer.padding is None else \
+            (layer.padding, layer.padding)
+        oh, ow = _out(h, kh, s, ph, d), _out(w, kw, s, pw, d)
+    cin_per_group = _div(c, g, "the input channel count", layer)
+    _div(cout, g, "the filter count", layer)
+    return Row(layer, (oh, ow, cout), ((kh, kw, cin_per_group), cout),
+               cout if layer.bias else 0, (oh, ow), path=path)
 
 
-def _elementwise(layer: Elementwise, h: Size, w: Size, c: Number) -> Row:
-    return Row(layer, (h, w, c))
+def _pool(layer: Pool, h: Size, w: Size, c: Number, path) -> Row:
+    (kh, kw), p = layer.kernel, layer.padding
+    s = layer.stride if layer.stride is not None else None
+    return Row(layer, (_out(h, kh, s or kh, p, 1, layer.ceil),
+                       _out(w, kw, s or kw, p, 1, layer.ceil), c), path=path)
+
+
+def _adaptive(layer: AdaptiveAvgPool, h: Size, w: Size, c: Number, path) -> Row:
+    return Row(layer, (*layer.output, c), path=path)
+
+
+def _fc(layer: FC, h: Size, w: Size, c: Number, path) -> Row:
+    return Row(layer, (1, 1, layer.units), ((h, w, c), layer.units), layer.units, (),
+               path=path)
+
+
+def _bn(layer: BatchNorm, h: Size, w: Size, c: Number, path) -> Row:
+    return Row(layer, (h, w, c), ((c,), 1), c, None, 2 * c, path)
+
+
+def _se(layer: SE, h: Size, w: Size, c: Number, path) -> Row:
+    # two 1×1 convolutions on the pooled 1×1×C vector: C·sq + sq·C weights, sq + C biases
+    return Row(layer, (h, w, c), ((2, c), layer.squeeze), layer.squeeze + c, (), path=path)
+
+
+def _elementwise(layer: Elementwise, h: Size, w: Size, c: Number, path) -> Row:
+    return Row(layer, (h, w, c), path=path)
 
 
 _RULES: dict[type, Callable[..., Row]] = {
-    Conv: _conv, Pool: _pool, AdaptiveAvgPool: _adaptive, FC: _fc, Elementwise: _elementwise}
+    Conv: _conv, Pool: _pool, AdaptiveAvgPool: _adaptive, FC: _fc, BatchNorm: _bn, SE: _se,
+    Elementwise: _elementwise}
 
 
-def _dimension(d: int | str) -> Size | sympy.Symbol:
+def _dimension(d: int | str) -> Size:
     return d if isinstance(d, int) else Dim(d)
 
 
-def propagate(network: Network, spec: InputSpec) -> list[Row]:
-    """The rows of ``network`` on input ``spec`` (ints and/or symbols), input row first."""
+def propagate(network: Network, spec: InputSpec, items=None) -> list[Row]:
+    """The rows of ``network`` on input ``spec`` (ints and/or symbols), input row first.
+    ``items`` are the expanded items when the caller already has them."""
+    items = expand(network) if items is None else items
     try:
-        return _rows(network, spec)
+        return _rows(items, spec)
     except _Failed as f:
-        raise _shape_error(network, spec, f.layer) from None
+        raise _shape_error(items, spec, f.layer, f.path) from None
+    except _Invalid as e:
+        raise ShapeError(f"{_where(e.layer, ())}: {e.message}", str(e.layer),
+                         getattr(e.layer, "line", 0), getattr(e.layer, "column", 0)) from None
 
 
-def _rows(network: Network, spec: InputSpec) -> list[Row]:
+def _rows(items, spec: InputSpec) -> list[Row]:
     h, w = _dimension(spec.height), _dimension(spec.width)
     c = spec.channels if isinstance(spec.channels, int) else size_symbol(spec.channels)
     rows = [Row(None, (h, w, c))]
-    _run(network.items, (h, w, c), rows)
+    _run(items, (h, w, c), rows, ())
     return rows
 
 
 class _Failed(Exception):
-    def __init__(self, layer: Layer) -> None:
-        self.layer = layer
+    def __init__(self, layer, path) -> None:
+        self.layer, self.path = layer, path
 
 
-def _run(items: tuple[Item, ...], shape: Shape, rows: list[Row]) -> Shape:
+def _run(items: tuple[Item, ...], shape: Shape, rows: list[Row], path) -> Shape:
     for item in items:
         if isinstance(item, Repeat):
-            shape = _repeat(item, shape, rows)
-            continue
-        try:
-            row = _RULES[type(item)](item, *shape)
-        except _Empty:
-            raise _Failed(item) from None
-        rows.append(row)
-        shape = row.out
+            shape = _repeat(item, shape, rows, path)
+        elif isinstance(item, Block):
+            shape = _run(item.items, shape, rows, (*path, item.label))
+        elif isinstance(item, Branches):
+            shape = _branches(item, shape, rows, path)
+        else:
+            try:
+                row = _RULES[type(item)](item, *shape, path)
+            except _Empty:
+                raise _Failed(item, path) from None
+            rows.append(row)
+            shape = row.out
     return shape
 
 
-def _repeat(rep: Repeat, shape: Shape, rows: list[Row]) -> Shape:
+def _same(a, b) -> bool:
+    if isinstance(a, sympy.Expr) or isinstance(b, sympy.Expr):
+        return sympy.expand(to_expr(a) - to_expr(b)) == 0
+    return a == b
+
+
+def _branches(block: Branches, shape: Shape, rows: list[Row], path) -> Shape:
+    outs = [_run(b, shape, rows, (*path, f"{block.op} branch {i + 1}"))
+            for i, b in enumerate(block.branches)]
+    first = outs[0]
+    for i, out in enumerate(outs[1:], 2):
+        spatial_ok = _same(out[0], first[0]) and _same(out[1], first[1])
+        if not spatial_ok or (block.op == "add" and not _same(out[2], first[2])):
+            raise _Invalid(_mismatch(block, outs), block)
+    channels = first[2] if block.op == "add" else sympy.Add(*map(to_expr, (o[2] for o in outs)))
+    if isinstance(channels, sympy.Integer):
+        channels = int(channels)
+    out = (first[0], first[1], channels)
+    rows.append(Row(block.op, out, path=path))
+    return out
+
+
+def _mismatch(block: Branches, outs) -> str:
+    from .formatting import shape_text
+    shapes = "; ".join(f"branch {i + 1}{' (identity)' if not b else ''} gives "
+                       f"{shape_text(o)}" for i, (b, o) in enumerate(zip(block.branches, outs)))
+    what = "the same shape" if block.op == "add" else "the same height and width"
+    hint = " (a residual whose body changes the shape needs a projection shortcut: " \
+           "res(body | conv1-N/S bn))" if block.op == "add" else ""
+    return f"the branches of {block.op}(…) must give {what}: {shapes}{hint}"
+
+
+def _repeat(rep: Repeat, shape: Shape, rows: list[Row], path) -> Shape:
     """Apply the body ``count`` times. Once an iteration leaves the shape unchanged, every
     later one repeats it exactly: its rows get a count instead of being copied."""
     for done in range(1, rep.count + 1):
         start = len(rows)
-        after = _run(rep.body, shape, rows)
+        after = _run(rep.body, shape, rows, path)
         if after == shape and done < rep.count:
             more = rep.count - done + 1
             rows[start:] = [replace(r, count=r.count * more) for r in rows[start:]]
@@ -182,12 +280,13 @@ def _repeat(rep: Repeat, shape: Shape, rows: list[Row]) -> Shape:
     return shape
 
 
-def minimum_input(network: Network) -> tuple[int, int] | None:
+def minimum_input(network: Network, items=None) -> tuple[int, int] | None:
     """The smallest (H, W) on which every layer has a non-empty output, or None if no
-    input size works (a size that no longer depends on the input fell below 1)."""
+    input size up to MAX_VALUE works."""
+    items = expand(network) if items is None else items
     try:
-        rows = _rows(network, InputSpec("H", "W", "C"))
-    except _Failed:
+        rows = _rows(items, InputSpec("H", "W", "C"))
+    except (_Failed, _Invalid):
         return None
     need = [1, 1]
     for row in rows:
@@ -197,9 +296,15 @@ def minimum_input(network: Network) -> tuple[int, int] | None:
     return need[0], need[1]
 
 
-def _shape_error(network: Network, spec: InputSpec, layer: Layer) -> ShapeError:
-    where = f"layer '{layer}' at line {layer.line}, column {layer.column}"
-    minimum = minimum_input(network)
+def _where(layer, path) -> str:
+    inside = f" in {' › '.join(path)}" if path else ""
+    name = f"{layer.op}(…)" if isinstance(layer, Branches) else f"'{layer}'"
+    return f"layer {name}{inside} at line {layer.line}, column {layer.column}"
+
+
+def _shape_error(items, spec: InputSpec, layer: Layer, path) -> ShapeError:
+    where = _where(layer, path)
+    minimum = minimum_input(None, items)
     if minimum is None:
         return ShapeError(f"{where}: its output would be empty for every input size up to "
                           f"{MAX_VALUE:,}", str(layer), layer.line, layer.column, None)

@@ -2,40 +2,79 @@
 
 from __future__ import annotations
 
-from symcnn.layers import FC, AdaptiveAvgPool, Conv, Elementwise, Pool, Repeat
+from symcnn.expand import expand
+from symcnn.layers import (FC, SE, AdaptiveAvgPool, BatchNorm, Block, Branches, Conv,
+                           Elementwise, Pool, Repeat)
 
 
-def windows(x: int, k: int, s: int, p: int) -> int:
-    """Output size by counting window positions over the padded input (no floor formula)."""
-    return len(range(-p, x + p - k + 1, s))
+def windows(x: int, k: int, s: int, p: int, d: int = 1, ceil: bool = False) -> int:
+    """Output size by counting window start positions (no floor formula): in floor mode a
+    window must fit in the padded input; in ceil mode it may hang over the end but must
+    start before the right padding."""
+    span = d * (k - 1) + 1
+    if not ceil:
+        return sum(1 for i in range(x + 2 * p + 1) if i * s + span <= x + 2 * p)
+    return sum(1 for i in range(x + 2 * p + 1)
+               if i * s < x + p and i * s <= x + 2 * p - span + s - 1)
 
 
-def brute(items, h: int, w: int, c: int, acc: dict | None = None):
-    """Walk the layers one by one on ints; return (h, w, c) and totals {params, macs,
-    activations} (activations exclude the input). Written independently of symcnn.shapes."""
-    acc = acc if acc is not None else {"params": 0, "macs": 0, "activations": 0}
+def brute(network, h: int, w: int, c: int):
+    """Walk the expanded network on ints; return (h, w, c, totals) with totals
+    {params, macs, activations, buffers} (activations exclude the input). Written
+    independently of symcnn.shapes."""
+    acc = {"params": 0, "macs": 0, "activations": 0, "buffers": 0}
+    h, w, c = _walk(expand(network), h, w, c, acc)
+    return h, w, c, acc
+
+
+def _walk(items, h, w, c, acc):
     for item in items:
         if isinstance(item, Repeat):
             for _ in range(item.count):
-                h, w, c, acc = brute(item.body, h, w, c, acc)
+                h, w, c = _walk(item.body, h, w, c, acc)
             continue
-        if isinstance(item, Conv):
-            (kh, kw), (sh, sw), (ph, pw) = item.kernel, item.stride, item.pad
-            h, w = windows(h, kh, sh, ph), windows(w, kw, sw, pw)
-            acc["params"] += kh * kw * c * item.filters + item.filters
-            acc["macs"] += kh * kw * c * item.filters * h * w
-            c = item.filters
+        if isinstance(item, Block):
+            h, w, c = _walk(item.items, h, w, c, acc)
+            continue
+        if isinstance(item, Branches):
+            outs = [_walk(b, h, w, c, acc) for b in item.branches]
+            assert all(o[:2] == outs[0][:2] for o in outs)
+            if item.op == "add":
+                assert all(o == outs[0] for o in outs)
+                h, w, c = outs[0]
+            else:
+                h, w, c = outs[0][0], outs[0][1], sum(o[2] for o in outs)
+        elif isinstance(item, Conv):
+            (kh, kw), s, d = item.kernel, item.stride, item.dilation
+            g, cout = (c, c) if item.depthwise else (item.groups, item.filters)
+            if item.padding == "same":
+                oh, ow = h, w
+            else:
+                ph, pw = (d * (kh // 2), d * (kw // 2)) if item.padding is None else \
+                    (item.padding,) * 2
+                oh, ow = windows(h, kh, s, ph, d), windows(w, kw, s, pw, d)
+            per_position = kh * kw * (c // g) * cout
+            acc["params"] += per_position + (cout if item.bias else 0)
+            acc["macs"] += per_position * oh * ow
+            h, w, c = oh, ow, cout
         elif isinstance(item, Pool):
-            (kh, kw), (sh, sw), (ph, pw) = item.kernel, item.step, item.padding
-            h, w = windows(h, kh, sh, ph), windows(w, kw, sw, pw)
+            (kh, kw), p = item.kernel, item.padding
+            sh, sw = (item.stride, item.stride) if item.stride else (kh, kw)
+            h, w = windows(h, kh, sh, p, 1, item.ceil), windows(w, kw, sw, p, 1, item.ceil)
         elif isinstance(item, AdaptiveAvgPool):
             h, w = item.output
         elif isinstance(item, FC):
             acc["params"] += h * w * c * item.units + item.units
             acc["macs"] += h * w * c * item.units
             h, w, c = 1, 1, item.units
+        elif isinstance(item, BatchNorm):
+            acc["params"] += 2 * c
+            acc["buffers"] += 2 * c
+        elif isinstance(item, SE):
+            acc["params"] += 2 * c * item.squeeze + item.squeeze + c
+            acc["macs"] += 2 * c * item.squeeze
         else:
             assert isinstance(item, Elementwise)
         assert h >= 1 and w >= 1, "brute force: empty output"
         acc["activations"] += h * w * c
-    return h, w, c, acc
+    return h, w, c

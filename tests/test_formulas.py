@@ -27,6 +27,12 @@ NETWORKS = {
                "conv2-4/2p1 fc10",
     "valid": "conv5-6p0 pool conv5-16p0 pool fc120 relu fc84 fc10",
     "repeats": "((conv3-8 relu)x2 pool3/2p1)x3 conv1x3-4/2 adaptiveavgpool3x5 fc7",
+    "blocks": "def b(w, s=1) = (res(conv1-wnb bn relu conv3-w/snb bn relu conv1-{4w}nb bn | "
+              "conv1-{4w}/snb bn) relu)\nconv7-16/2p3nb bn relu pool3/2p1 b(4, 1) b(8, 2) "
+              "b(8)x2 b(16, 2) gap fc10",
+    "ceil": "conv3-8/2 pool3/2ceil conv3-8 pool2/2ceil pool3/3p1ceil avgpool2/3ceil fc5",
+    "branches": "conv3-16/2 cat(conv1-8 | conv1-4 conv3-8 | pool3/1p1ceil conv1-4) "
+                "cat( | bn relu conv1-8 conv3-4) dw3/2 se(4) conv3-12g4d2 gap fc3",
 }
 SIZES = ([(s, s) for s in range(64, 260, 3)] + [(225, 225), (227, 227), (160, 240),
          (240, 160), (97, 301), (513, 129)] +
@@ -38,15 +44,16 @@ SIZES = ([(s, s) for s in range(64, 260, 3)] + [(225, 225), (227, 227), (160, 24
 def case(request):
     report = symcnn.analyze(NETWORKS[request.param])
     net = report.network
-    fns = {q: sympy.lambdify((H, W, C), report.formulas[q], modules=[{"floor": _floor}])
-           for q in ("params", "macs", "activations")}
+    fns = {q: _exact(report.evaluator(q)) for q in ("params", "macs", "activations")}
     return net, report, fns
 
 
-def _floor(x):
-    # lambdify prints floor((H+1)/2) as floor(H/2 + 1/2); exact on Python ints via Fraction.
-    from fractions import Fraction
-    return (Fraction(x).numerator // Fraction(x).denominator)
+def _exact(compiled):
+    """The compiled formula (integer arithmetic only) as a function of (h, w, c)."""
+    def f(h, w, c):
+        values = {"H": h, "W": w, "C": c}
+        return compiled(**{s: values[s] for s in compiled.symbols})
+    return f
 
 
 def test_at_least_100_sizes():
@@ -61,7 +68,7 @@ def test_formulas_match_brute_force(case):
         if h < mh or w < mw:
             continue
         for c in _channels(report):
-            *_, acc = brute(net.items, h, w, c)
+            *_, acc = brute(net, h, w, c)
             assert fns["params"](h, w, c) == acc["params"], (h, w, c)
             assert fns["macs"](h, w, c) == acc["macs"], (h, w, c)
             assert fns["activations"](h, w, c) == acc["activations"] + h * w * c, (h, w, c)
@@ -77,7 +84,7 @@ def _channels(report):
 def test_subs_gives_exact_integers(case):
     net, report, _ = case
     for h, w in [(225, 225), (227, 227), (160, 240)]:
-        *_, acc = brute(net.items, h, w, 3)
+        *_, acc = brute(net, h, w, 3)
         value = report.formulas["params"].subs({H: h, W: w, C: 3})
         assert isinstance(value, sympy.Integer) and value == acc["params"]
 

@@ -5,8 +5,8 @@ from pathlib import Path
 import pytest
 
 import symcnn
-from symcnn.layers import (FC, AdaptiveAvgPool, Conv, Elementwise, InputSpec, Network, Pool,
-                           Repeat)
+from symcnn.layers import (FC, SE, AdaptiveAvgPool, BatchNorm, Branches, Call, Conv,
+                           Elementwise, InputSpec, Network, Pool, Repeat)
 from symcnn.notation import parse_input
 
 ROOT = Path(__file__).parent.parent
@@ -23,21 +23,38 @@ CS231N = ("CONV3-64 CONV3-64 POOL2 CONV3-128 CONV3-128 POOL2 CONV3-256 CONV3-256
 @pytest.mark.parametrize("text, layer", [
     ("conv3-64", Conv((3, 3), 64)),
     ("CONV3-64", Conv((3, 3), 64)),
-    ("conv11-64/4", Conv((11, 11), 64, (4, 4))),
-    ("conv11-64/4p2", Conv((11, 11), 64, (4, 4), (2, 2))),
-    ("conv5-16p0", Conv((5, 5), 16, (1, 1), (0, 0))),
+    ("conv11-64/4", Conv((11, 11), 64, 4)),
+    ("conv11-64/4p2", Conv((11, 11), 64, 4, 2)),
+    ("conv5-16p0", Conv((5, 5), 16, 1, 0)),
     ("conv1x7-128", Conv((1, 7), 128)),
     ("pool", Pool("max")),
     ("maxpool", Pool("max")),
     ("POOL2", Pool("max", (2, 2))),
     ("pool3", Pool("max", (3, 3))),
-    ("pool3/2", Pool("max", (3, 3), (2, 2))),
-    ("pool3/2p1", Pool("max", (3, 3), (2, 2), (1, 1))),
+    ("pool3/2", Pool("max", (3, 3), 2)),
+    ("pool3/2p1", Pool("max", (3, 3), 2, 1)),
+    ("pool3/2ceil", Pool("max", (3, 3), 2, 0, True)),
     ("pool2x2", Pool("max", (2, 2))),
     ("avgpool", Pool("avg")),
-    ("avgpool3/1p1", Pool("avg", (3, 3), (1, 1), (1, 1))),
+    ("avgpool3/1p1", Pool("avg", (3, 3), 1, 1)),
     ("adaptiveavgpool7", AdaptiveAvgPool((7, 7))),
     ("adaptiveavgpool6x4", AdaptiveAvgPool((6, 4))),
+    ("gap", AdaptiveAvgPool((1, 1))),
+    ("conv3-64/2p1d2g4nb", Conv((3, 3), 64, 2, 1, 2, 4, False)),
+    ("conv3-64nbg4d2p1/2", Conv((3, 3), 64, 2, 1, 2, 4, False)),
+    ("conv3-64psame", Conv((3, 3), 64, 1, "same")),
+    ("dw3", Conv((3, 3), None, depthwise=True)),
+    ("dw5/2p2nb", Conv((5, 5), None, 2, 2, bias=False, depthwise=True)),
+    ("bn", BatchNorm()),
+    ("relu6", Elementwise("relu6")),
+    ("swish", Elementwise("silu")),
+    ("HardSwish", Elementwise("hardswish")),
+    ("se(16)", SE(16)),
+    ("res(conv3-64 bn)", Branches("add", ((Conv((3, 3), 64), BatchNorm()), ()))),
+    ("res(conv3-8/2 | conv1-8/2)", Branches("add", ((Conv((3, 3), 8, 2),), (Conv((1, 1), 8, 2),)))),
+    ("cat( | relu)", Branches("cat", ((), (Elementwise("relu"),)))),
+    ("cat(conv1-8 | pool3/1p1 conv1-4)", Branches("cat", ((Conv((1, 1), 8),), (Pool("max", (3, 3), 1, 1), Conv((1, 1), 4))))),
+    ("f(64, 2)", Call("f", (64, 2))),
     ("fc4096", FC(4096)),
     ("FC-4096", FC(4096)),
     ("relu", Elementwise("relu")),
@@ -56,10 +73,8 @@ def test_layer_tokens(text, layer):
 
 
 def test_default_padding_is_half_the_kernel():
-    assert Conv((3, 3), 8).pad == (1, 1)
-    assert Conv((1, 7), 8).pad == (0, 3)
-    assert Conv((4, 4), 8).pad == (2, 2)
-    assert Conv((11, 11), 8, (4, 4), (2, 2)).pad == (2, 2)
+    rows = symcnn.analyze("conv3-8 conv1x7-8 conv4-8 conv3-8d2 dw5", (20, 20, 1)).rows
+    assert [r.out[:2] for r in rows[1:]] == [(20, 20), (20, 20), (21, 21), (21, 21), (21, 21)]
 
 
 def test_three_spellings_of_vgg16_agree():

@@ -102,12 +102,15 @@ if torch is not None:
 def _module(layer, c: int, h: int, w: int):
     """The torch module for one symcnn layer record on a (c, h, w) input."""
     if isinstance(layer, Conv):
+        pad = (layer.kernel[0] // 2, layer.kernel[1] // 2) if layer.padding is None \
+            else layer.padding
         return nn.Conv2d(c, layer.filters, layer.kernel, stride=layer.stride,
-                         padding=layer.pad, bias=True)
+                         padding=pad, bias=True)
     if isinstance(layer, Pool):
         cls = nn.MaxPool2d if layer.op == "max" else nn.AvgPool2d
         # floor mode (ceil_mode=False); AvgPool2d keeps count_include_pad=True
-        return cls(layer.kernel, stride=layer.step, padding=layer.padding, ceil_mode=False)
+        return cls(layer.kernel, stride=layer.stride or layer.kernel, padding=layer.padding,
+                   ceil_mode=False)
     if isinstance(layer, AdaptiveAvgPool):
         return nn.AdaptiveAvgPool2d(layer.output)
     if isinstance(layer, FC):
