@@ -153,6 +153,9 @@ def _totals(report) -> list[str]:
         f"(weights {pretty(t['weights'])} + biases {pretty(t['biases'])})",
         f"Trainable params:      {pretty(t['params'])}",
         "Non-trainable params:  0",
+        f"Buffers:               {pretty(t['buffers'])}"
+        + ("   (batch-norm running statistics: not params, not trained)"
+           if t["buffers"] != 0 else ""),
         f"MACs:                  {_count(t['macs'])}",
         f"FLOPs:                 {_count(t['flops'])}   (1 MAC = 2 FLOPs)",
         f"Activations:           {pretty(t['activations'])} elements "

@@ -26,7 +26,7 @@ __all__ = ["Report", "analyze", "DTYPES", "QUANTITIES", "as_input"]
 # Bytes per element of each dtype activations and parameters may be stored in.
 DTYPES = {"float64": 8, "float32": 4, "float16": 2, "bfloat16": 2, "int8": 1}
 # The quantities every report totals, in the order they are shown.
-QUANTITIES = ("params", "weights", "biases", "activations", "macs")
+QUANTITIES = ("params", "weights", "biases", "buffers", "activations", "macs")
 DEFAULT_INPUT = InputSpec("H", "W", "C")
 
 
