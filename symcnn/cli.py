@@ -31,6 +31,9 @@ def _parser() -> argparse.ArgumentParser:
                    help="element type for memory in bytes (default: float32)")
     p.add_argument("--batch", "-b", type=int, default=1, metavar="N",
                    help="batch size for activations and MACs (default: 1)")
+    p.add_argument("--depth", "-d", type=int, metavar="N", default=None,
+                   help="table: sum layers nested deeper than N blocks into one line per "
+                        "block, like torchinfo's depth (default: every layer)")
     p.add_argument("--list", action="store_true", help="list the built-in networks")
     p.add_argument("--version", action="store_true", help="print the version")
     return p
@@ -79,7 +82,9 @@ def main(argv: list[str] | None = None) -> int:
     from .report import analyze
     try:
         report = analyze(_read_net(args.net), args.input, dtype=args.dtype, batch=args.batch)
-        text = report.to_json() if args.format == "json" else report.to_table()
+        if args.depth is not None and args.depth < 1:
+            raise SymCNNError("--depth must be 1 or more")
+        text = report.to_json() if args.format == "json" else report.to_table(args.depth)
     except SymCNNError as e:
         print(f"symcnn: error: {e}", file=sys.stderr)
         return 2

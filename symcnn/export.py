@@ -35,7 +35,11 @@ def _layer(n: int, row, copies: int) -> dict:
          **{q: _value(getattr(row, q)) for q in QUANTITIES},
          "memory_formula": memory_formula(row), "weights_formula": weights_formula(row)}
     if copies > 1:
-        d["repeat"] = copies  # this entry stands for `repeat` identical layers in a row
+        d["repeat"] = copies  # this entry stands for `repeat` copies of this layer
+    if row.path:
+        d["block"] = [str(s) for s in row.path]
+    if row.aux:
+        d["aux"] = True
     if row.layer is not None:
         d["line"], d["column"] = row.layer.line, row.layer.column
     return d
@@ -62,7 +66,8 @@ def to_dict(report) -> dict:
                          "params": _value(t["params"] * size)},
         "per_batch": {q: _value(report.batch * t[q]) for q in ("activations", "macs",
                                                                 "flops")},
-        "layers": [_layer(*r) for r in display_rows(report.rows)],
+        "layers": [_layer(line.index, line.row, line.copies)
+                   for line in display_rows(report.rows)],
         "formula_input": _dims(report.formula_input),
         "formulas": {q: _value(f) for q, f in report.formulas.items()},
     }

@@ -11,11 +11,13 @@ from __future__ import annotations
 import sympy
 from sympy.printing.str import StrPrinter
 
+from dataclasses import dataclass
+
 from .dims import Dim, to_expr
 from .shapes import Row
 
-__all__ = ["table", "pretty", "human", "display_rows", "weights_formula", "memory_formula",
-           "shape_text", "EXPAND_LIMIT"]
+__all__ = ["table", "pretty", "human", "display_rows", "group_lines", "Line",
+           "weights_formula", "memory_formula", "shape_text", "EXPAND_LIMIT"]
 
 EXPAND_LIMIT = 64  # identical repeated rows up to this count are listed one per line
 
@@ -65,8 +67,9 @@ def human(n: int) -> str:
 
 
 def _factor(x) -> str:
-    s = pretty(x)
-    return f"({s})" if any(op in s for op in " +-") else s
+    """A factor of a product, in parentheses where it is a sum."""
+    expr = x.expr() if isinstance(x, Dim) else x
+    return f"({pretty(x)})" if isinstance(expr, sympy.Add) else pretty(x)
 
 
 def shape_text(out) -> str:
@@ -82,7 +85,8 @@ def weights_formula(row: Row) -> str:
     if not row.weight_factors:
         return "0"
     inner, outer = row.weight_factors
-    return f"({'·'.join(_factor(x) for x in inner)})·{_factor(outer)}"
+    product = '·'.join(_factor(x) for x in inner)
+    return product if outer == 1 else f"({product})·{_factor(outer)}"
 
 
 def _with_value(formula: str, value) -> str:
@@ -90,27 +94,100 @@ def _with_value(formula: str, value) -> str:
         pretty(value) else formula
 
 
-def display_rows(rows) -> list[tuple[int, Row, int]]:
-    """(first layer number, row, copies) with short repeats listed one per line."""
-    out, n = [], 0
-    for row in rows:
-        copies = 1 if row.count <= EXPAND_LIMIT else row.count
-        for _ in range(row.count if copies == 1 else 1):
-            out.append((n, row, copies))
-            n += copies
-    return out
+@dataclass(frozen=True)
+class Line:
+    """A line of the per-layer table: ``row`` standing for ``copies`` layers (1 unless a
+    long repeat is shown once), numbered from ``index``; ``key`` tells apart the copies of
+    a repeated block that are listed one by one."""
+    index: int
+    row: Row
+    copies: int
+    key: tuple = ()
 
 
-def _columns(report) -> tuple[list[str], list[list[str]]]:
+def display_rows(rows) -> list[Line]:
+    """The rows in execution order, with repeats of up to EXPAND_LIMIT copies listed
+    block by block (a collapsed block of rows repeats as a whole, not row by row)."""
+    lines, n = [], 0
+    for row, copies, key in _expand(list(rows), 0, ()):
+        lines.append(Line(n, row, copies, key))
+        n += copies
+    return lines
+
+
+def _expand(rows: list[Row], level: int, key: tuple):
+    i = 0
+    while i < len(rows):
+        row = rows[i]
+        if len(row.reps) <= level:
+            yield row, 1, key
+            i += 1
+            continue
+        uid, count, depth = row.reps[level]
+        j = i
+        while j < len(rows) and len(rows[j].reps) > level and rows[j].reps[level][0] == uid:
+            j += 1
+        block = rows[i:j]
+        if count <= EXPAND_LIMIT:
+            for k in range(count):
+                yield from _expand(block, level + 1, (*key, (uid, k, depth)))
+        else:
+            for r, copies, inner in _expand(block, level + 1, (*key, (uid, -1, depth))):
+                yield r, copies * count, inner
+        i = j
+
+
+def _group_key(line: Line, depth: int) -> tuple:
+    scopes = tuple(sc.uid for sc in line.row.path[:depth])
+    return scopes, tuple(k[:2] for k in line.key if k[2] < depth)
+
+
+def group_lines(lines: list[Line], depth: int) -> list[list[Line]]:
+    """Consecutive lines inside the same block at ``depth`` (and the same copy of any
+    repeat around it), as lists; a line above that depth stands alone."""
+    groups: list[list[Line]] = []
+    for line in lines:
+        if len(line.row.path) >= depth and groups and len(groups[-1][0].row.path) >= depth \
+                and _group_key(groups[-1][0], depth) == _group_key(line, depth):
+            groups[-1].append(line)
+        else:
+            groups.append([line])
+    return groups
+
+
+def _sum(lines: list[Line], quantity: str):
+    terms = [line.copies * getattr(line.row, quantity) for line in lines]
+    return sum(terms) if all(isinstance(t, int) for t in terms) else sympy.Add(*terms)
+
+
+def _line_cells(line: Line) -> list[str]:
+    row, copies = line.row, line.copies
+    name = row.name if copies == 1 else f"{row.name} (×{copies:,}, each)"
+    name = "  " * len(row.path) + name + (" (aux)" if row.aux else "")
+    return [str(line.index), name, shape_text(row.out),
+            _with_value(memory_formula(row), row.activations),
+            _with_value(weights_formula(row), row.weights),
+            pretty(row.biases), pretty(row.macs)]
+
+
+def _group_cells(group: list[Line], depth: int) -> list[str]:
+    first, last = group[0], group[-1]
+    scope = first.row.path[depth - 1]
+    n = sum(line.copies for line in group)
+    name = "  " * (depth - 1) + f"{scope} ({n:,} layers)"
+    return [str(first.index), name, shape_text(last.row.out),
+            pretty(_sum(group, "activations")), pretty(_sum(group, "weights")),
+            pretty(_sum(group, "biases")), pretty(_sum(group, "macs"))]
+
+
+def _columns(report, depth: int | None = None) -> tuple[list[str], list[list[str]]]:
     head = ["#", "Layer", "Output", "Memory (elements)", "Weights", "Biases", "MACs"]
-    body = []
-    for n, row, copies in display_rows(report.rows):
-        num = str(n) if copies == 1 else f"{n:,}–{n + copies - 1:,}"
-        name = row.name if copies == 1 else f"{row.name} (×{copies:,}, each)"
-        body.append([num, name, shape_text(row.out),
-                     _with_value(memory_formula(row), row.activations),
-                     _with_value(weights_formula(row), row.weights),
-                     pretty(row.biases), pretty(row.macs)])
+    lines = display_rows(report.rows)
+    if depth is None:
+        body = [_line_cells(line) for line in lines]
+    else:
+        body = [_line_cells(g[0]) if len(g[0].row.path) < depth else _group_cells(g, depth)
+                for g in group_lines(lines, depth)]
     t = report.totals
     if report.symbolic:  # symbolic totals are long: they stand in the block below
         body.append(["", "Total", "", "(see below)", "", "", ""])
@@ -205,9 +282,13 @@ def _multiples_text(report) -> str:
     return "; ".join(parts)
 
 
-def table(report) -> str:
-    """The whole text report: header, per-layer table, totals, formulas."""
-    head, body = _columns(report)
+def table(report, depth: int | None = None) -> str:
+    """The whole text report: header, per-layer table (``depth``: blocks nested deeper
+    are summed into one line each, as torchinfo's depth), totals, formulas."""
+    if depth is not None and depth < 1:
+        from .errors import SymCNNError
+        raise SymCNNError("depth must be 1 or more")
+    head, body = _columns(report, depth)
     numeric = {0, 5, 6} if not report.symbolic else {0}
     what = f"input {report.input} (H×W×C)"
     return "\n".join([f"symcnn: {what}, {report.dtype}, batch {report.batch}", "",

@@ -177,7 +177,9 @@ class Repeat:
 class Branches:
     """Parallel branches on the same input, merged by ``op``: "add" (element-wise sum;
     every branch must give the same shape) or "cat" (concatenate channels; same H×W).
-    An empty branch is the identity: ``res(body)`` is ``add(body | )``."""
+    An empty branch is the identity: ``res(body)`` is ``add(body | )``. "aux" is a side
+    head (a training-time auxiliary classifier): its params count, it is not run at
+    inference (no MACs, no activations) and the main path goes on with its input."""
     op: str
     branches: tuple[tuple["Item", ...], ...]
     line: int = _pos()

@@ -104,7 +104,7 @@ def _network(text: str, statements: list) -> Network:
 
 # ---------------------------------------------------------------- tree → layer records
 
-_BUILTIN_BLOCKS = {"res", "add", "cat"}
+_BUILTIN_BLOCKS = {"res", "add", "cat", "aux"}
 _BUILTIN_CALLS = {"se"}
 MAX_NAME = 64  # characters in a definition or width name
 
@@ -133,7 +133,7 @@ def _value(ch, what: str, lo: int = 1):
     """A value rule's child: digits (checked against the range), a letter or {expr}."""
     (c,) = ch
     if isinstance(c, Token):
-        if c.type == "SYMBOL":
+        if c.type in ("SYMBOL", "IDENT"):
             return _name(c)
         if c.type == "SAME":
             return "same"
@@ -311,12 +311,14 @@ class _Builder(Transformer_NonRecursive):
                 raise NotationError(f"{name}(…) takes layers, e.g. {name}(conv3-64 bn)", **where)
             if not branches or all(not b for b in branches):
                 raise NotationError(f"{name}(…) needs at least one layer", **where)
+            if name == "aux" and len(branches) > 1:
+                raise NotationError("aux(…) takes one branch: the auxiliary head", **where)
             if name == "res":
                 if len(branches) > 2:
                     raise NotationError("res(body | shortcut) takes at most two branches",
                                         **where)
                 branches = branches + [_Group(())] * (2 - len(branches))
-            block = Branches("cat" if name == "cat" else "add",
+            block = Branches(name if name in ("cat", "aux") else "add",
                              tuple(tuple(b) for b in branches), meta.line, meta.column)
             self._depths[id(block)] = 1 + max(map(self._nest, branches), default=0)
             self._check_depth(block, meta)

@@ -19,6 +19,8 @@ from .dims import Dim, size_symbol
 from .errors import SymCNNError
 from .layers import InputSpec, Network
 from .notation import MAX_VALUE, parse, parse_input
+from .errors import ShapeError
+from .expand import expand
 from .shapes import Row, propagate
 
 __all__ = ["Report", "analyze", "DTYPES", "QUANTITIES", "as_input"]
@@ -100,9 +102,10 @@ class Report:
         from .export import to_json
         return to_json(self, indent)
 
-    def to_table(self) -> str:
+    def to_table(self, depth: int | None = None) -> str:
+        """The text report; ``depth`` sums blocks nested deeper into one line each."""
         from .formatting import table
-        return table(self)
+        return table(self, depth)
 
     def __str__(self) -> str:
         return self.to_table()
@@ -156,7 +159,9 @@ def analyze(network, input=None, *, dtype: str = "float32", batch: int = 1) -> R
     """Analyse ``network`` (a :class:`Network`, notation text or a zoo name).
 
     ``input`` overrides the notation's ``input`` line; without either the input is the
-    symbolic H×W×C. Formulas are always in the symbols the notation leaves free.
+    symbolic H×W×C. Formulas are in the symbols the notation leaves free; where the network
+    only works for some channel counts (a residual on the input, say) and ``input`` gives
+    the channels, the formulas are in H and W with those channels.
     """
     net = _network(network)
     if dtype not in DTYPES:
@@ -165,9 +170,24 @@ def analyze(network, input=None, *, dtype: str = "float32", batch: int = 1) -> R
         raise SymCNNError(f"batch must be an int between 1 and {MAX_VALUE:,}; got {batch!r}")
     formula_input = net.input or DEFAULT_INPUT
     value_input = as_input(input) if input is not None else formula_input
-    formula_rows = tuple(propagate(net, formula_input))
-    rows = formula_rows if value_input == formula_input else tuple(propagate(net, value_input))
-    return Report(net, value_input, formula_input, rows, formula_rows, dtype, batch)
+    items = expand(net)
+    rows = tuple(propagate(net, value_input, items))  # errors speak of the input asked for
+    if value_input == formula_input:
+        return Report(net, value_input, formula_input, rows, rows, dtype, batch)
+    for candidate in _formula_inputs(formula_input, value_input, net.input is None):
+        try:
+            formula_rows = tuple(propagate(net, candidate, items))
+        except ShapeError:
+            continue
+        return Report(net, value_input, candidate, rows, formula_rows, dtype, batch)
+    return Report(net, value_input, value_input, rows, rows, dtype, batch)
+
+
+def _formula_inputs(general: InputSpec, given: InputSpec, free: bool):
+    """The inputs to derive formulas on, most general first."""
+    yield general
+    if free and general.channels == "C" and isinstance(given.channels, int):
+        yield InputSpec(general.height, general.width, given.channels)
 
 
 def _network(network) -> Network:

@@ -19,6 +19,7 @@ Conventions:
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass, replace
 from functools import cached_property
 from typing import Callable
@@ -32,7 +33,7 @@ from .layers import (FC, SE, AdaptiveAvgPool, BatchNorm, Block, Branches, Conv, 
                      InputSpec, Item, Layer, Network, Pool, Repeat)
 from .notation import MAX_VALUE
 
-__all__ = ["Row", "propagate", "minimum_input", "MAX_ROWS"]
+__all__ = ["Row", "Scope", "propagate", "minimum_input", "MAX_ROWS"]
 
 MAX_ROWS = 100_000  # distinct rows a network may expand to (identical repeats are free)
 
@@ -53,8 +54,11 @@ class Row:
     biases: Number = 0           #   seed's spelling of the weights, e.g. (3·3·3)·64
     positions: tuple | None = None  # output positions each weight is used at (MACs)
     buffers: Number = 0
-    path: tuple[str, ...] = ()   # enclosing blocks, outermost first
-    count: int = 1
+    path: tuple["Scope", ...] = ()  # enclosing blocks and branches, outermost first
+    count: int = 1               # identical copies this row stands for (for totals)
+    reps: tuple[tuple[int, int, int], ...] = ()  # collapsed repeats around this row:
+                                                 # (id, count, depth of the repeat's path)
+    aux: bool = False            # in an auxiliary head: params only, not run at inference
 
     @property
     def name(self) -> str:
@@ -81,11 +85,13 @@ class Row:
 
     @cached_property
     def macs(self) -> Number:
-        return 0 if self.positions is None else _product(self.weights, *self.positions)
+        if self.positions is None or self.aux:
+            return 0
+        return _product(self.weights, *self.positions)
 
     @cached_property
     def activations(self) -> Number:
-        return _product(*self.out)
+        return 0 if self.aux else _product(*self.out)
 
 
 def _product(*factors) -> Number:
@@ -93,6 +99,20 @@ def _product(*factors) -> Number:
     for f in factors:
         out = out * to_expr(f)
     return out
+
+
+@dataclass(frozen=True)
+class Scope:
+    """One level of a row's path: a block (an expanded call) or a branch, with an id that
+    tells apart two uses of the same block."""
+    label: str
+    uid: int
+
+    def __str__(self) -> str:
+        return self.label
+
+
+_UIDS = itertools.count(1)
 
 
 class _Empty(Exception):
@@ -116,17 +136,19 @@ def _out(x: Size, k: int, s: int, p: int, d: int = 1, ceil: bool = False) -> Siz
     return _check((x + p + s - 1) // s)
 
 
-def _div(c: Number, g: Number, what: str, layer) -> Number:
+def _div(c: Number, g: Number, what: str, layer, path) -> Number:
     if isinstance(c, int) and isinstance(g, int):
         if c % g:
-            raise _Invalid(f"{what} {c} is not divisible by its {g} groups", layer)
+            raise _Invalid(f"{what} {c} is not divisible by its {g} groups", layer, path)
         return c // g
     return c / g
 
 
 class _Invalid(Exception):
-    def __init__(self, message: str, layer) -> None:
-        self.message, self.layer = message, layer
+    """A layer or block that cannot work on its input, with where it sits."""
+
+    def __init__(self, message: str, layer, path=()) -> None:
+        self.message, self.layer, self.path = message, layer, path
 
 
 def _conv(layer: Conv, h: Size, w: Size, c: Number, path) -> Row:
@@ -135,14 +157,14 @@ def _conv(layer: Conv, h: Size, w: Size, c: Number, path) -> Row:
     cout = c if layer.depthwise else layer.filters
     if layer.padding == "same":
         if s != 1:
-            raise _Invalid("padding 'same' needs stride 1 (as in PyTorch)", layer)
+            raise _Invalid("padding 'same' needs stride 1 (as in PyTorch)", layer, path)
         oh, ow = _check(h + 0), _check(w + 0)
     else:
         ph, pw = (d * (kh // 2), d * (kw // 2)) if layer.padding is None else \
             (layer.padding, layer.padding)
         oh, ow = _out(h, kh, s, ph, d), _out(w, kw, s, pw, d)
-    cin_per_group = _div(c, g, "the input channel count", layer)
-    _div(cout, g, "the filter count", layer)
+    cin_per_group = _div(c, g, "the input channel count", layer, path)
+    _div(cout, g, "the filter count", layer, path)
     return Row(layer, (oh, ow, cout), ((kh, kw, cin_per_group), cout),
                cout if layer.bias else 0, (oh, ow), path=path)
 
@@ -194,7 +216,7 @@ def propagate(network: Network, spec: InputSpec, items=None) -> list[Row]:
     except _Failed as f:
         raise _shape_error(items, spec, f.layer, f.path) from None
     except _Invalid as e:
-        raise ShapeError(f"{_where(e.layer, ())}: {e.message}", str(e.layer),
+        raise ShapeError(f"{_where(e.layer, e.path)}: {e.message}", str(e.layer),
                          getattr(e.layer, "line", 0), getattr(e.layer, "column", 0)) from None
 
 
@@ -216,7 +238,7 @@ def _run(items: tuple[Item, ...], shape: Shape, rows: list[Row], path) -> Shape:
         if isinstance(item, Repeat):
             shape = _repeat(item, shape, rows, path)
         elif isinstance(item, Block):
-            shape = _run(item.items, shape, rows, (*path, item.label))
+            shape = _run(item.items, shape, rows, (*path, Scope(item.label, next(_UIDS))))
         elif isinstance(item, Branches):
             shape = _branches(item, shape, rows, path)
         else:
@@ -235,14 +257,36 @@ def _same(a, b) -> bool:
     return a == b
 
 
+def _aux(block: Branches, shape: Shape, rows: list[Row], path) -> Shape:
+    """A side head: its rows count params only. Where it could not run on this input (it
+    is not run at inference), its params are taken from a run on symbolic sizes, which is
+    exact as long as they do not depend on the size."""
+    head, start = (*path, Scope("aux(…)", next(_UIDS))), len(rows)
+    try:
+        _run(block.branches[0], shape, rows, head)
+    except _Failed:
+        del rows[start:]
+        _run(block.branches[0], (Dim("H"), Dim("W"), shape[2]), rows, head)
+        free = {"H", "W"} & {s.name for r in rows[start:] for s in
+                             sympy.sympify(r.params).free_symbols}
+        if free:
+            raise _Invalid("this auxiliary head cannot run on this input and its params "
+                           "depend on the input size", block, path) from None
+    rows[start:] = [replace(r, aux=True) for r in rows[start:]]
+    return shape
+
+
 def _branches(block: Branches, shape: Shape, rows: list[Row], path) -> Shape:
-    outs = [_run(b, shape, rows, (*path, f"{block.op} branch {i + 1}"))
+    if block.op == "aux":
+        return _aux(block, shape, rows, path)
+    uid = next(_UIDS)
+    outs = [_run(b, shape, rows, (*path, Scope(f"{block.op}(…) branch {i + 1}", uid)))
             for i, b in enumerate(block.branches)]
     first = outs[0]
     for i, out in enumerate(outs[1:], 2):
         spatial_ok = _same(out[0], first[0]) and _same(out[1], first[1])
         if not spatial_ok or (block.op == "add" and not _same(out[2], first[2])):
-            raise _Invalid(_mismatch(block, outs), block)
+            raise _Invalid(_mismatch(block, outs), block, path)
     channels = first[2] if block.op == "add" else sympy.Add(*map(to_expr, (o[2] for o in outs)))
     if isinstance(channels, sympy.Integer):
         channels = int(channels)
@@ -268,8 +312,10 @@ def _repeat(rep: Repeat, shape: Shape, rows: list[Row], path) -> Shape:
         start = len(rows)
         after = _run(rep.body, shape, rows, path)
         if after == shape and done < rep.count:
-            more = rep.count - done + 1
-            rows[start:] = [replace(r, count=r.count * more) for r in rows[start:]]
+            more, uid = rep.count - done + 1, next(_UIDS)
+            rows[start:] = [replace(r, count=r.count * more,
+                                    reps=((uid, more, len(path)), *r.reps))
+                            for r in rows[start:]]
             return after
         if len(rows) > MAX_ROWS:
             raise NotationError(
@@ -297,7 +343,7 @@ def minimum_input(network: Network, items=None) -> tuple[int, int] | None:
 
 
 def _where(layer, path) -> str:
-    inside = f" in {' › '.join(path)}" if path else ""
+    inside = f" in {' › '.join(map(str, path))}" if path else ""
     name = f"{layer.op}(…)" if isinstance(layer, Branches) else f"'{layer}'"
     return f"layer {name}{inside} at line {layer.line}, column {layer.column}"
 

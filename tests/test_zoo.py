@@ -22,6 +22,7 @@ PUBLISHED = {
     "mobilenet_v2": 3_504_872, "squeezenet1_0": 1_248_424, "squeezenet1_1": 1_235_496,
     "googlenet": 6_624_904, "densenet121": 7_978_856, "mobilenet_v3_small": 2_542_856,
     "mobilenet_v3_large": 5_483_032, "efficientnet_b0": 5_288_548,
+    "inception_v3": 27_161_264, "inception_v3_noaux": 23_834_568,
 }
 # torchvision's published GFLOPS column (MACs at 224, rounded to 2 decimals).
 GMACS = {"alexnet": 0.71, "vgg16": 15.47, "resnet18": 1.81, "resnet50": 4.09,
@@ -55,6 +56,19 @@ def test_macs_equal_flop_counter(name, size):
 def test_published_gmacs(name):
     macs = symcnn.analyze(name, (224, 224, 3)).totals["macs"]
     assert round(macs / 1e9, 2) == GMACS[name]
+
+
+def test_inception_v3_at_its_own_size():
+    # torchvision publishes inception_v3's 5.71 GFLOPS at 299×299; the aux head counts in
+    # params (3,326,696 of them) but, as in eval mode, not in MACs or activations.
+    with_aux, without = (symcnn.analyze(n, (299, 299, 3)) for n in
+                         ("inception_v3", "inception_v3_noaux"))
+    assert round(with_aux.totals["macs"] / 1e9, 2) == 5.71
+    assert with_aux.totals["macs"] == without.totals["macs"]
+    assert with_aux.totals["activations"] == without.totals["activations"]
+    assert with_aux.totals["params"] - without.totals["params"] == 3_326_696
+    aux_rows = [r for r in with_aux.rows if r.aux]
+    assert aux_rows and all(r.macs == 0 and r.activations == 0 for r in aux_rows)
 
 
 @pytest.mark.parametrize("name", sorted(PUBLISHED))
