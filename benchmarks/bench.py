@@ -16,6 +16,7 @@ import sys
 import time
 
 import symcnn
+import symcnn.zoo
 
 
 def stack(n: int) -> str:
@@ -60,6 +61,11 @@ def main() -> None:
         text = stack(n)
         depth[n] = timed(lambda: derive(text), rep)
         rows.append((f"derive plain stack, {n:,} conv layers", depth[n]))
+    for name in ("resnet50", "resnet152", "densenet121", "inception_v3"):
+        text = symcnn.zoo.source(name)
+        rows.append((f"derive {name} (symbolic, all formulas)", timed(lambda: derive(text))))
+    slowest = max(timed(lambda: derive(symcnn.zoo.source(n)), 3) for n in symcnn.zoo_names())
+    rows.append(("slowest derivation over the whole zoo", slowest))
     rows.append(("evaluate VGG-16 at 224×224×3 (analyze with input)",
                  timed(lambda: symcnn.analyze("vgg16", "224x224x3").totals)))
     f = symcnn.analyze("vgg16").evaluator("macs")

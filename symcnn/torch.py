@@ -298,7 +298,8 @@ class _TorchFailed(Exception):
 class _Builder:
     """Builds modules on the current default device and runs each on a probe tensor, so
     torch itself says what shape reaches the next layer. Every row module keeps its probe
-    output shape in ``symcnn_shape`` (None inside an aux head sized on a larger input)."""
+    output shape in ``symcnn_shape``; ``symcnn_actual`` is False inside an aux head that had
+    to be sized on a larger input than the one it gets."""
 
     def __init__(self, device: str) -> None:
         self.device = device
@@ -347,7 +348,8 @@ class _Builder:
             raise  # no meta kernel: the caller builds on the CPU instead
         except (RuntimeError, ValueError, IndexError) as e:
             raise _TorchFailed(layer, tuple(shape), e) from None
-        module.symcnn_shape = tuple(out.shape) if self.actual else None
+        module.symcnn_shape = tuple(out.shape)
+        module.symcnn_actual = self.actual
         return out
 
     def aux(self, item: Branches, x) -> AuxHead:
@@ -688,8 +690,13 @@ def verify(network, input=None, *, device="meta") -> VerifyResult:
         for i, (module, shape, flops) in zip(ran, run.events):
             seen[i].append((shape, flops, _params(module), module.symcnn_layer == rows[i].layer))
         for i, module in zip(built, run.aux_modules):
-            seen[i].append((module.symcnn_shape, 0, _params(module),
-                            module.symcnn_layer == rows[i].layer))
+            # A head too small to run here: symcnn has symbolic sizes where torch, sized on
+            # a larger input, has other numbers; sizes that do not depend on the input
+            # (after a gap or an fc) are compared all the same.
+            shape = module.symcnn_shape
+            if not module.symcnn_actual and _nchw(rows[i].out) is None:
+                shape = None
+            seen[i].append((shape, 0, _params(module), module.symcnn_layer == rows[i].layer))
 
     out_rows, number = [], 0
     for i, row in enumerate(rows):
