@@ -1,19 +1,27 @@
-"""Report → JSON: the machine-readable form of a report (schema version 1).
+"""Report → JSON, CSV and Markdown (LaTeX is in ``latex.py``).
 
-Values are exact integers when evaluated and strings of the SymPy expression (in the
-input symbols, e.g. ``"2097152*floor(H/32)*floor(W/32) + 35597096"``) when symbolic.
-``formulas`` is always present, in the symbols the notation leaves free.
+JSON is schema version 1. In JSON and CSV, values are exact integers when evaluated and
+strings of the SymPy expression (in the input symbols, e.g.
+``"2097152*floor(H/32)*floor(W/32) + 35597096"``) when symbolic; ``formulas`` is always
+present, in the symbols the notation leaves free. Markdown is a GitHub table with the
+totals and formulas as people read them (⌊·⌋, ·, 1,234).
 """
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 
 from .dims import Dim
-from .formatting import display_rows, memory_formula, weights_formula
+from .formatting import (_formulas, _totals, display_rows, memory_formula, pretty,
+                         shape_text, weights_formula)
 from .report import QUANTITIES
 
-__all__ = ["to_dict", "to_json", "SCHEMA_VERSION"]
+__all__ = ["to_dict", "to_json", "to_csv", "to_markdown", "SCHEMA_VERSION", "CSV_COLUMNS"]
+
+CSV_COLUMNS = ("index", "name", "kind", "block", "repeat", "out_h", "out_w", "out_c",
+               "activations", "weights", "biases", "params", "buffers", "macs")
 
 SCHEMA_VERSION = 1
 
@@ -80,3 +88,48 @@ def to_dict(report) -> dict:
 
 def to_json(report, indent: int | None = 2) -> str:
     return json.dumps(to_dict(report), indent=indent, ensure_ascii=False) + "\n"
+
+
+def to_csv(report) -> str:
+    """One row per layer (as in the table), exact integers, a header; a repeat of more
+    than EXPAND_LIMIT copies is one row with its count in ``repeat``."""
+    buf = io.StringIO()
+    out = csv.writer(buf, lineterminator="\n")
+    out.writerow(CSV_COLUMNS)
+    for line in display_rows(report.rows):
+        row = line.row
+        out.writerow([line.index, row.name, row.kind, " > ".join(map(str, row.path)),
+                      line.copies, *(_value(x) for x in row.out),
+                      *(_value(getattr(row, q)) for q in ("activations", "weights", "biases",
+                                                          "params", "buffers", "macs"))])
+    return buf.getvalue()
+
+
+def _md(cell: str) -> str:
+    return cell.replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ")
+
+
+def to_markdown(report) -> str:
+    """A GitHub table per layer, then the totals and formulas as a text block."""
+    head = ["#", "Layer", "Output", "Memory (elements)", "Weights", "Biases", "MACs"]
+    lines = ["| " + " | ".join(head) + " |", "|---|---|---|---:|---:|---:|---:|"]
+    for line in display_rows(report.rows):
+        row = line.row
+        name = row.name + (f" ×{line.copies:,}" if line.copies > 1 else "") + \
+            (" (aux)" if row.aux else "")
+        cells = [str(line.index), f"`{name}`", shape_text(row.out),
+                 _md_value(memory_formula(row), row.activations),
+                 _md_value(weights_formula(row), row.weights), pretty(row.biases),
+                 pretty(row.macs)]
+        lines.append("| " + " | ".join(_md(c) for c in cells) + " |")
+    t = report.totals
+    lines.append("| | **Total** | | " + " | ".join(
+        _md(f"**{pretty(t[q])}**") for q in ("activations", "weights", "biases", "macs")) + " |")
+    return "\n".join([f"**symcnn** — input {report.input} (H×W×C), {report.dtype}, "
+                      f"batch {report.batch}", "", *lines, "", "```text",
+                      *_totals(report), "", *_formulas(report), "```"]) + "\n"
+
+
+def _md_value(formula: str, value) -> str:
+    shown = pretty(value)
+    return f"{formula} = {shown}" if isinstance(value, int) and formula != shown else formula

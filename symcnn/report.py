@@ -102,6 +102,32 @@ class Report:
         from .export import to_json
         return to_json(self, indent)
 
+    def to_csv(self) -> str:
+        from .export import to_csv
+        return to_csv(self)
+
+    def to_markdown(self) -> str:
+        from .export import to_markdown
+        return to_markdown(self)
+
+    def to_latex(self, **options) -> str:
+        """LaTeX (booktabs + amsmath); options: caption, label, symbol_names, standalone,
+        depth (see :func:`symcnn.latex.to_latex`)."""
+        from .latex import to_latex
+        return to_latex(self, **options)
+
+    def _repr_markdown_(self) -> str:
+        return self.to_markdown()
+
+    def _repr_latex_(self) -> str:
+        """The closed forms, for notebooks (MathJax renders align environments)."""
+        from .latex import formulas_aligned
+        return "$$" + formulas_aligned(self) + "$$"
+
+    def _repr_html_(self) -> str:
+        import html
+        return "<pre>" + html.escape(self.to_table()) + "</pre>"
+
     def to_table(self, depth: int | None = None) -> str:
         """The text report; ``depth`` sums blocks nested deeper into one line each."""
         from .formatting import table

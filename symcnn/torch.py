@@ -39,13 +39,18 @@ device asked for with torch's default initialisation.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import operator
+import warnings
 from dataclasses import dataclass, field
 
-import torch
-from torch import nn
-from torch.utils.flop_counter import FlopCounterMode
+try:
+    import torch
+    from torch import nn
+    from torch.utils.flop_counter import FlopCounterMode
+except ImportError as e:  # pragma: no cover - depends on the environment
+    raise ImportError(f"symcnn.torch needs PyTorch (pip install torch): {e}") from e
 
 from .errors import SymCNNError
 from .expand import expand
@@ -377,9 +382,18 @@ class _Builder:
         raise first
 
 
+@contextlib.contextmanager
+def _quiet():
+    """Silence torch's note that an even kernel with padding='same' pads a copy of the
+    input: psame on an even kernel is what the notation asked for."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Using padding='same' with even kernel")
+        yield
+
+
 def _build(items, size: tuple[int, int, int], device: str) -> Net:
     h, w, c = size
-    with torch.device(device), torch.no_grad():
+    with _quiet(), torch.device(device), torch.no_grad():
         modules, _ = _Builder(device).items(items, torch.zeros(1, c, h, w))
     return Net(modules, (c, h, w)).eval()
 
@@ -581,7 +595,7 @@ def _forward(model: Net, size, device: str) -> _Run:
                 handles.append(m.register_forward_pre_hook(pre))
                 handles.append(m.register_forward_hook(post))
         try:
-            with torch.no_grad():
+            with _quiet(), torch.no_grad():
                 model(torch.zeros(1, c, h, w, device=device))
         except NotImplementedError:
             raise

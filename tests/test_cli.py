@@ -88,10 +88,14 @@ def test_errors_exit_2_without_traceback(capsys, argv, message):
 
 
 def test_unreadable_files(capsys, tmp_path):
-    binary = tmp_path / "net.cnn"
-    binary.write_bytes(b"\xff\xfe\x00conv")
+    latin = tmp_path / "net.cnn"
+    latin.write_bytes(b"conv3-64 # caf\xe9\n")
+    code, _, err = run(capsys, str(latin))
+    assert code == 2 and "not UTF-8 text (byte 14)" in err
+    binary = tmp_path / "net.bin.cnn"
+    binary.write_bytes(b"\x7fELF\x00\x00conv")
     code, _, err = run(capsys, str(binary))
-    assert code == 2 and "not UTF-8" in err
+    assert code == 2 and "is a binary file" in err
     folder = tmp_path / "dir.cnn"
     folder.mkdir()
     code, _, err = run(capsys, str(folder))

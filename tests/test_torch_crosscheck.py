@@ -1,15 +1,18 @@
-"""symcnn against real PyTorch: every network is rebuilt in plain ``torch.nn`` and run.
+"""symcnn against real PyTorch: every network is rebuilt in plain ``torch.nn`` and run,
+through ``symcnn.torch.verify``.
 
-For each case the torch model must agree with ``symcnn.analyze`` exactly on
-- parameters (and the split into weights and biases),
-- every layer's output shape, in order (symcnn's rows expanded by their ``count``),
+For each case the torch model (``symcnn.torch.to_torch``) must agree with
+``symcnn.analyze`` exactly on
+- parameters (and the split into weights and biases) and batch-norm running statistics,
+- every layer's output shape and params, in order (symcnn's rows stand for ``count``
+  copies each: every copy torch runs is checked),
 - MACs, in total and layer by layer (``FlopCounterMode`` FLOPs // 2),
-- activations (input elements + every layer's output elements).
+- activations (input elements + every layer's output elements, merges included).
 
-Large networks (the VGGs, AlexNet) are built and run on the ``meta`` device: parameters
-and activations have shapes but no storage, so a 138M-parameter VGG costs nothing to
-build, and FlopCounterMode counts from shapes alone. The small hand-made networks run on
-both ``meta`` and the CPU, so the meta kernels' shape rules are themselves checked.
+Large networks are built and run on the ``meta`` device: parameters and activations have
+shapes but no storage, so a 138M-parameter VGG costs nothing to build, and FlopCounterMode
+counts from shapes alone. The small hand-made networks run on both ``meta`` and the CPU,
+so the meta kernels' shape rules are themselves checked.
 
 torch is an optional dependency: without it these tests are skipped locally, but they
 fail when the ``CI`` environment variable is set (CI must install torch).
@@ -17,24 +20,23 @@ fail when the ``CI`` environment variable is set (CI must install torch).
 
 from __future__ import annotations
 
+import json
 import os
-from collections import Counter
 from pathlib import Path
 
 import pytest
 
 import symcnn
-from symcnn.errors import ShapeError
 from symcnn import zoo
-from symcnn.layers import FC, AdaptiveAvgPool, Conv, Elementwise, Network, Pool, Repeat
+from symcnn.errors import ShapeError
+from symcnn.layers import ACTIVATIONS, FC, AdaptiveAvgPool, Elementwise, Network
 from symcnn.shapes import minimum_input
 
 TORCH_REQUIRED = "torch is required in CI: pip install torch==2.13.0"
 
 try:
     import torch
-    from torch import nn
-    from torch.utils.flop_counter import FlopCounterMode
+    from symcnn.torch import format_table, to_torch, verify
 except ImportError:  # pragma: no cover - depends on the environment
     torch = None
     if not os.environ.get("CI"):
@@ -58,197 +60,44 @@ def _torch_available(request):
         pytest.skip(f"torch is missing; see test_torch_is_installed ({TORCH_REQUIRED})")
 
 
-EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+TESTS = Path(__file__).resolve().parent
+EXAMPLES = TESTS.parent / "examples"
 
-
-# ---------------------------------------------------------------- notation → torch.nn
-
-def _leaves(items):
-    """The layers of ``items`` in execution order, every Repeat expanded."""
-    for item in items:
-        if isinstance(item, Repeat):
-            for _ in range(item.count):
-                yield from _leaves(item.body)
-        else:
-            yield item
-
-
-if torch is not None:
-    class FullyConnected(nn.Module):
-        """Flatten, Linear, and back to (N, units, 1, 1) so every output stays NCHW."""
-
-        def __init__(self, in_features: int, units: int) -> None:
-            super().__init__()
-            self.linear = nn.Linear(in_features, units, bias=True)
-
-        def forward(self, x):
-            return self.linear(torch.flatten(x, 1)).reshape(x.shape[0], -1, 1, 1)
-
-    class Softmax2d(nn.Module):
-        """Softmax over the channel dimension (symcnn's ``softmax``)."""
-
-        def forward(self, x):
-            return torch.softmax(x, dim=1)
-
-    class TorchNet(nn.Sequential):
-        """The expanded layers of a symcnn network; ``records[i]`` is the symcnn layer
-        record module ``i`` was built from."""
-
-        def __init__(self, modules, records) -> None:
-            super().__init__(*modules)
-            self.records = tuple(records)
-
-
-def _module(layer, c: int, h: int, w: int):
-    """The torch module for one symcnn layer record on a (c, h, w) input."""
-    if isinstance(layer, Conv):
-        pad = (layer.kernel[0] // 2, layer.kernel[1] // 2) if layer.padding is None \
-            else layer.padding
-        return nn.Conv2d(c, layer.filters, layer.kernel, stride=layer.stride,
-                         padding=pad, bias=True)
-    if isinstance(layer, Pool):
-        cls = nn.MaxPool2d if layer.op == "max" else nn.AvgPool2d
-        # floor mode (ceil_mode=False); AvgPool2d keeps count_include_pad=True
-        return cls(layer.kernel, stride=layer.stride or layer.kernel, padding=layer.padding,
-                   ceil_mode=False)
-    if isinstance(layer, AdaptiveAvgPool):
-        return nn.AdaptiveAvgPool2d(layer.output)
-    if isinstance(layer, FC):
-        return FullyConnected(c * h * w, layer.units)
-    assert isinstance(layer, Elementwise), layer
-    return {"relu": lambda: nn.ReLU(inplace=False),
-            "dropout": lambda: nn.Dropout(0.5),
-            "softmax": Softmax2d,
-            "lrn": lambda: nn.LocalResponseNorm(5)}[layer.kind]()
-
-
-def to_torch(network, in_channels: int, height: int, width: int,
-             device: str = "meta") -> "TorchNet":
-    """Build ``network`` (a symcnn Network) in plain torch.nn for (C, H, W) inputs.
-
-    The input size a Linear layer needs is tracked by running each freshly built module
-    on a dummy tensor (free on meta), so it comes from torch, not from symcnn.
-    """
-    modules, records = [], []
-    with torch.device(device), torch.no_grad():
-        x = torch.zeros(1, in_channels, height, width)
-        for layer in _leaves(network.items):
-            _, c, h, w = x.shape
-            m = _module(layer, c, h, w).eval()
-            x = m(x)
-            modules.append(m)
-            records.append(layer)
-    return TorchNet(modules, records).eval()
-
-
-def run_torch(model, height: int, width: int, in_channels: int, device: str):
-    """Run a batch of one; return per-layer output shapes (N, C, H, W), per-layer FLOPs
-    and the total FLOPs, as counted by FlopCounterMode."""
-    x = torch.zeros(1, in_channels, height, width, device=device)
-    shapes, flops = [], []
-    with torch.no_grad(), FlopCounterMode(display=False) as counter:
-        before = 0
-        for m in model:
-            x = m(x)
-            total = counter.get_total_flops()
-            shapes.append(tuple(x.shape))
-            flops.append(total - before)
-            before = total
-    return shapes, flops, counter.get_total_flops()
-
-
-# ---------------------------------------------------------------- symcnn rows → sequence
-
-def expand_rows(network, rows):
-    """Indices into ``rows`` (input row excluded), one per executed layer, in order.
-
-    symcnn stores a repeat whose body stops changing the shape once, with a ``count``.
-    Walk the network and the rows together: a body iteration that returns to the shape it
-    started from stands for itself and every remaining iteration, exactly as ``count``
-    claims; the caller checks each row appears ``row.count`` times.
-    """
-    pos = 1  # rows[0] is the input
-
-    def walk(items, shape):
-        nonlocal pos
-        seq = []
-        for item in items:
-            if isinstance(item, Repeat):
-                for done in range(1, item.count + 1):
-                    sub, after = walk(item.body, shape)
-                    if after == shape and done < item.count:
-                        seq += sub * (item.count - done + 1)
-                        break
-                    seq += sub
-                    shape = after
-                continue
-            assert pos < len(rows), f"symcnn has too few rows: nothing for {item}"
-            row = rows[pos]
-            assert row.layer == item, f"row {pos} is {row.name}, expected {item}"
-            seq.append(pos)
-            shape = row.out
-            pos += 1
-        return seq, shape
-
-    seq, _ = walk(network.items, rows[0].out)
-    assert pos == len(rows), f"symcnn has {len(rows) - pos} rows the network does not use"
-    return seq
-
-
-# ---------------------------------------------------------------- the comparison
 
 def crosscheck(source, size: tuple[int, int, int], device: str = "meta"):
-    """Compare symcnn and torch on ``source`` (notation, Network or zoo name) at
-    ``size`` = (H, W, C); return the report for case-specific checks."""
-    h, w, c = size
-    report = symcnn.analyze(source, input=size)
-    network = report.network
-    model = to_torch(network, c, h, w, device)
-    totals = report.totals
-
-    # parameters
-    params = list(model.parameters())
-    assert sum(p.numel() for p in params) == totals["params"]
-    assert sum(p.numel() for p in params if p.dim() > 1) == totals["weights"]
-    assert sum(p.numel() for p in params if p.dim() == 1) == totals["biases"]
-
-    shapes, flops, total_flops = run_torch(model, h, w, c, device)
-
-    # per layer, in order: the layer, its output shape, its MACs and params
-    seq = expand_rows(network, report.rows)
-    rows = report.rows
-    uses = Counter(seq)
-    for i in range(1, len(rows)):
-        assert uses[i] == rows[i].count, f"row {i} ({rows[i].name}): count"
-    assert len(seq) == len(model) == len(shapes)
-    for k, (i, module, layer, shape, f) in enumerate(
-            zip(seq, model, model.records, shapes, flops)):
-        row = rows[i]
-        where = f"layer {k} ({row.name}) on {h}x{w}x{c}"
-        assert row.layer == layer, where
-        oh, ow, oc = row.out
-        assert shape == (1, oc, oh, ow), where
-        assert f % 2 == 0 and f // 2 == row.macs, where
-        assert sum(p.numel() for p in module.parameters()) == row.params, where
-        assert row.activations == oh * ow * oc, where
-
-    # totals
-    assert total_flops == totals["flops"]
-    assert total_flops // 2 == totals["macs"]
-    activations = h * w * c + sum(n * ch * y * x for n, ch, y, x in shapes)
-    assert activations == totals["activations"]
-    assert rows[0].out == (h, w, c)
-    return report
+    """verify() ``source`` (notation, Network or zoo name) at ``size`` = (H, W, C) on
+    ``device``; every row and total must agree. Returns the VerifyResult."""
+    result = verify(source, size, device=device)
+    assert result.ok, "\n" + format_table(result)
+    assert result.device == device  # no silent fallback: the meta kernels cover everything
+    rows = result.report.rows
+    assert [r.index for r in result.rows] == list(range(len(rows)))
+    assert all(r.runs == r.count for r in result.rows)
+    assert result.rows[0].torch_shape == (1, size[2], size[0], size[1])
+    assert set(result.totals) == {"params", "weights", "biases", "buffers", "activations",
+                                  "macs", "flops"}
+    for quantity in ("params", "weights", "biases", "activations", "macs", "flops"):
+        assert result.totals[quantity][0] == result.report.totals[quantity], quantity
+    return result
 
 
-# ---------------------------------------------------------------- cases
+def torch_total(result, quantity: str) -> int:
+    return result.totals[quantity][1]
+
+
+# ---------------------------------------------------------------- the VGGs and examples
 
 ZOO_SIZES = [(224, 224, 3), (225, 225, 3), (160, 240, 3), (32, 32, 3)]
+VGGS = ["vgg11", "vgg13", "vgg16", "vgg19"]
 
 
-@pytest.mark.parametrize("size", ZOO_SIZES, ids=lambda s: "x".join(map(str, s)))
-@pytest.mark.parametrize("name", ["vgg11", "vgg13", "vgg16", "vgg19"])
-def test_zoo(name, size):
+def _size_id(size) -> str:
+    return "x".join(map(str, size))
+
+
+@pytest.mark.parametrize("size", ZOO_SIZES, ids=_size_id)
+@pytest.mark.parametrize("name", VGGS)
+def test_vgg(name, size):
     crosscheck(name, size)
 
 
@@ -258,26 +107,27 @@ TORCHVISION_PARAMS = {"vgg11": 132_863_336, "vgg13": 133_047_848,
 
 
 @pytest.mark.parametrize("name", sorted(TORCHVISION_PARAMS))
-def test_zoo_params_match_torchvision(name):
-    assert symcnn.analyze(name, input=(224, 224, 3)).totals["params"] \
-        == TORCHVISION_PARAMS[name]
+def test_vgg_params_match_torchvision(name):
+    result = crosscheck(name, (224, 224, 3))
+    assert torch_total(result, "params") == TORCHVISION_PARAMS[name]
 
 
-@pytest.mark.parametrize("name", ["vgg11", "vgg13", "vgg16", "vgg19"])
-def test_zoo_smallest_input(name):
+@pytest.mark.parametrize("name", VGGS)
+def test_vgg_smallest_input(name):
     """32x32 is the smallest input (checked above); one less on either axis fails in
     symcnn and in torch alike."""
     network = zoo.load(name)
     assert minimum_input(network) == (32, 32)
     features = Network(tuple(x for x in network.items
                              if not isinstance(x, (FC, AdaptiveAvgPool, Elementwise))))
+    model = to_torch(features, (32, 32, 3), device="meta")
     for h, w in [(31, 32), (32, 31), (31, 31)]:
         with pytest.raises(ShapeError):
             symcnn.analyze(name, input=(h, w, 3))
         # torch cannot even size the classifier: its feature extractor (the convolutions
         # and pools, built for a valid size) already fails on (h, w)
-        with pytest.raises(RuntimeError, match="too small"):
-            run_torch(to_torch(features, 3, 32, 32), h, w, 3, "meta")
+        with pytest.raises(RuntimeError, match="too small"), torch.no_grad():
+            model(torch.zeros(1, 3, h, w, device="meta"))
 
 
 def _example(name: str) -> str:
@@ -302,12 +152,40 @@ KNOWN = {
 
 
 @pytest.mark.parametrize("name,size", EXAMPLE_CASES,
-                         ids=[f"{n[:-4]}-{'x'.join(map(str, s))}" for n, s in EXAMPLE_CASES])
+                         ids=[f"{n[:-4]}-{_size_id(s)}" for n, s in EXAMPLE_CASES])
 def test_examples(name, size):
-    report = crosscheck(_example(name), size)
+    result = crosscheck(_example(name), size)
     for quantity, value in KNOWN.get((name, size), {}).items():
-        assert report.totals[quantity] == value, quantity
+        assert result.report.totals[quantity] == value, quantity
+        assert torch_total(result, quantity) == value, quantity
 
+
+def test_cpu_matches_meta_on_a_real_vgg():
+    """One real CPU forward through a zoo network, at its smallest input."""
+    crosscheck("vgg11", (32, 32, 3), device="cpu")
+
+
+# ---------------------------------------------------------------- every zoo model
+
+REFERENCE = json.loads((TESTS / "data" / "torch_reference.json").read_text())["models"]
+
+
+@pytest.mark.parametrize("size", [(224, 224, 3), (225, 225, 3)], ids=_size_id)
+@pytest.mark.parametrize("name", symcnn.zoo_names())
+def test_zoo(name, size):
+    result = crosscheck(name, size)
+    # The torch model built from the notation also matches the numbers measured on
+    # torchvision-style reference implementations (tests/data/torch_reference.json).
+    ref = REFERENCE.get(name)
+    if ref is not None:
+        assert torch_total(result, "params") == ref["params"]
+        assert torch_total(result, "buffers") == ref["buffers"]
+        by_size = ref["by_size"].get(f"{size[0]}x{size[1]}")
+        if by_size is not None:
+            assert torch_total(result, "macs") == by_size["macs"]
+
+
+# ---------------------------------------------------------------- small hand-made networks
 
 SMALL_CASES = [
     # strides and explicit padding
@@ -339,14 +217,89 @@ SMALL_CASES = [
     ("conv3-4x3 (conv3-4 (conv1-4 conv3-4p0)x2)x2", (31, 45, 3)),
 ]
 
+RESBLOCK = ("def b(w, s=1) = (res(conv1-wnb bn relu conv3-w/snb bn | conv1-w/snb bn) relu)\n"
+            "b(8) b(16, 2)x2")
+
+NEW_CASES = [
+    # convolution options: stride, padding, dilation, groups, no bias
+    ("conv3-16/2p1d2g4nb", (31, 45, 8)),
+    ("conv3-16/2p1d2g4nb", (30, 17, 4)),
+    ("conv3-8d3 conv5-8/2d2p4 conv3-12g4 conv1-6g2nb", (29, 35, 4)),
+    # PyTorch's 'same' padding, odd and even kernels, with dilation (asymmetric padding)
+    ("conv3-8psame conv4-6psame conv2x5-4psamed2 conv1x4-4psamenb", (17, 23, 3)),
+    # depthwise
+    ("dw3/2", (31, 45, 6)),
+    ("conv1-12 dw3 dw5/2p1 dw3/3d2nb dw1x7", (33, 27, 3)),
+    # batch norm (params and running statistics)
+    ("conv3-8nb bn relu conv3-4/2 bn", (19, 25, 3)),
+    ("bn", (7, 9, 5)),
+    # every activation (swish is silu)
+    ("conv3-8 " + " ".join(ACTIVATIONS) + " swish soft-max", (13, 21, 3)),
+    # ceil-mode pools: the last window may hang over, but never starts in the padding
+    ("pool3/2ceil", (32, 46, 3)),
+    ("pool3/2ceil", (31, 44, 3)),
+    ("pool3/1p1ceil", (17, 22, 3)),
+    ("avgpool2/3ceil", (31, 44, 3)),
+    ("avgpool2/3ceil", (29, 7, 3)),
+    ("conv3-4 pool3/2ceil pool3/1p1ceil avgpool2/3ceil pool2/2p1ceil avgpool3/2p1ceil",
+     (57, 41, 3)),
+    # global and adaptive average pools
+    ("gap", (13, 21, 3)),
+    ("conv3-8/2 gap fc10", (31, 45, 3)),
+    # residuals: identity and projection shortcuts
+    ("conv3-8 res(conv3-8 bn relu conv3-8 bn)", (33, 29, 3)),
+    ("conv3-8 res(conv3-16/2 bn | conv1-16/2 bn)", (33, 29, 3)),
+    ("conv3-8 res(conv3-16/2 bn | conv1-16/2 bn) relu", (34, 28, 3)),
+    ("conv1-8 res(conv3-8 bn)x5 add(conv3-8 | conv1-8 | )", (15, 11, 3)),
+    ("conv1-8 res(res(conv3-8 relu) bn)x2", (9, 13, 3)),
+    # concatenation (inception-style), with pools in a branch
+    ("conv3-8 cat(conv1-8 | conv1-4 conv3-8 | pool3/1p1ceil conv1-4)", (31, 45, 3)),
+    ("conv3-8 cat(conv3-8/2p0 | pool3/2)", (31, 44, 3)),
+    # DenseNet-style: concatenation with the identity, repeated (channels grow)
+    ("conv3-8 cat( | bn relu conv1-8 conv3-4)x3", (33, 29, 3)),
+    ("conv3-8 (cat( | bn relu conv1-8 conv3-4)x3 bn conv1-6 avgpool2)x2", (35, 31, 3)),
+    # squeeze-and-excitation
+    ("conv3-8 se(4)", (31, 45, 3)),
+    ("conv1-16 dw3/2 se(4) conv1-8 gap fc10", (29, 23, 3)),
+    # definitions and calls
+    (RESBLOCK, (31, 45, 3)),
+    (RESBLOCK, (32, 30, 3)),
+    ("def inc(a, b) = cat(conv1-anb bn relu | conv1-bnb bn relu conv3-anb bn relu)\n"
+     "conv3-8/2 inc(8, 4) inc(4, 8)x2 gap fc5", (37, 23, 3)),
+    # an auxiliary head: built and counted in params, not run (on an input where it can
+    # run, and on one where it is too small to)
+    ("conv3-8/2 aux(pool5/3 conv1-4 conv3-16p0 gap fc10) conv3-8 gap fc5", (61, 47, 3)),
+    ("conv3-8/2 aux(pool5/3 conv1-4 conv3-16p0 gap fc10) conv3-8 gap fc5", (13, 11, 3)),
+]
+
+
+def _case_id(text, size) -> str:
+    return f"{' '.join(text.split())}@{_size_id(size)}"
+
 
 @pytest.mark.parametrize("device", ["meta", "cpu"])
-@pytest.mark.parametrize("text,size", SMALL_CASES,
-                         ids=[f"{t}@{'x'.join(map(str, s))}" for t, s in SMALL_CASES])
+@pytest.mark.parametrize("text,size", SMALL_CASES + NEW_CASES,
+                         ids=[_case_id(t, s) for t, s in SMALL_CASES + NEW_CASES])
 def test_small(text, size, device):
     crosscheck(text, size, device)
 
 
-def test_cpu_matches_meta_on_a_real_vgg():
-    """One real CPU forward through a zoo network, at its smallest input."""
-    crosscheck("vgg11", (32, 32, 3), device="cpu")
+def test_repeats_collapse_into_counted_rows():
+    """symcnn lists an iteration that keeps the shape once, with a count; torch runs every
+    copy, and every copy is checked against that row."""
+    result = crosscheck("conv1-4 (conv3-4 relu)x50 (conv3-4/2)x3 res(conv3-4 bn)x40",
+                        (64, 64, 3))
+    counts = [r.count for r in result.rows]
+    assert 50 in counts and 40 in counts
+    assert sum(r.count for r in result.rows[1:]) == 1 + 100 + 3 + 40 * 3
+
+
+def test_cpu_model_runs_real_numbers():
+    """to_torch gives an ordinary CPU module that runs real tensors, for any batch."""
+    model = to_torch(RESBLOCK, (31, 45, 3))
+    assert next(model.parameters()).device.type == "cpu"
+    assert all(torch.isfinite(p).all() for p in model.parameters())
+    with torch.no_grad():
+        out = model(torch.randn(2, 3, 31, 45))
+    assert out.shape == (2, 16, 8, 12)
+    assert torch.isfinite(out).all()
