@@ -48,7 +48,7 @@ def _layer(n: int, row, copies: int) -> dict:
         d["block"] = [str(s) for s in row.path]
     if row.aux:
         d["aux"] = True
-    if row.layer is not None:
+    if hasattr(row.layer, "line"):  # layers, not the input or a merge
         d["line"], d["column"] = row.layer.line, row.layer.column
     return d
 
