@@ -1,0 +1,38 @@
+"""Regenerate the README's figures with symcnn itself:
+
+    python examples/figures.py
+
+- examples/resnet50_macs.png: `symcnn plot resnet50 --sizes 32:512:8` (needs matplotlib);
+- examples/vgg16_latex.png: `symcnn examples/vgg16_cs231n.cnn --format latex --standalone`
+  compiled by pdflatex and rendered by pdftoppm (texlive-latex-base, poppler-utils).
+"""
+
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+
+
+def symcnn(*args: str) -> None:
+    subprocess.run([sys.executable, "-m", "symcnn", *args], check=True)
+
+
+def main() -> None:
+    symcnn("plot", "resnet50", "--sizes", "32:512:8", "-o", str(HERE / "resnet50_macs.png"))
+    with tempfile.TemporaryDirectory() as tmp:
+        tex = Path(tmp) / "vgg16.tex"
+        symcnn(str(HERE / "vgg16_cs231n.cnn"), "--format", "latex", "--standalone",
+               "--label", "tab:vgg16", "-o", str(tex))
+        subprocess.run(["pdflatex", "-interaction=nonstopmode", "-halt-on-error",
+                        "vgg16.tex"], cwd=tmp, check=True, capture_output=True)
+        subprocess.run(["pdftoppm", "-png", "-r", "110", "-f", "1", "-l", "1",
+                        "-x", "120", "-y", "110", "-W", "720", "-H", "470", "vgg16.pdf",
+                        str(HERE / "vgg16_latex")], cwd=tmp, check=True)
+    (HERE / "vgg16_latex-1.png").replace(HERE / "vgg16_latex.png")
+    print("wrote examples/resnet50_macs.png and examples/vgg16_latex.png")
+
+
+if __name__ == "__main__":
+    main()
