@@ -55,7 +55,7 @@ except ImportError as e:  # pragma: no cover - depends on the environment
 from .errors import SymCNNError
 from .expand import expand
 from .layers import (FC, SE, AdaptiveAvgPool, BatchNorm, Block, Branches, Conv, Elementwise,
-                     InputSpec, Network, Pool, Repeat)
+                     InputSpec, Pool, Repeat)
 from .report import Report, analyze, as_input
 from .report import _network as _as_network
 
@@ -417,9 +417,8 @@ def _build_on(items, size, device) -> tuple[Net, str]:
     try:
         model = _build(items, size, "meta")
     except NotImplementedError:
-        model = _build(items, size, "cpu")
-        return model.to(device if device.type != "meta" else "cpu"), \
-            str(device if device.type != "meta" else "cpu")
+        target = torch.device("cpu") if device.type == "meta" else device
+        return _build(items, size, "cpu").to(target), str(target)
     if device.type == "meta":
         return model, "meta"
     return _materialise(model, device), str(device)
@@ -431,7 +430,8 @@ def to_torch(network, input=None, *, device="cpu") -> Net:
     default the notation's own input line, which must be concrete).
 
     The model takes (N, C, H, W) tensors; its ``fc`` layers fix H and W. It is in eval
-    mode, with torch's default initialisation, on ``device`` ("meta" for shapes only).
+    mode, with torch's default initialisation, on ``device`` ("meta" for shapes only; the
+    CPU instead if one of its operations has no meta kernel).
     Raises :class:`~symcnn.SymCNNError` for symbolic widths or input sizes, for more than
     MAX_MODULES expanded layers, and when torch cannot run a layer on this input.
     """

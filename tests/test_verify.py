@@ -133,6 +133,19 @@ def test_cpu_device():
     assert result.ok and result.device == "cpu"
 
 
+def test_falls_back_to_the_cpu_without_a_meta_kernel(monkeypatch):
+    real = torch.nn.LocalResponseNorm.forward
+
+    def no_meta(self, x):
+        if x.device.type == "meta":
+            raise NotImplementedError("no meta kernel (simulated)")
+        return real(self, x)
+
+    monkeypatch.setattr(torch.nn.LocalResponseNorm, "forward", no_meta)
+    result = verify("conv3-8 lrn pool fc4", (17, 13, 3))
+    assert result.ok and result.device == "cpu"
+
+
 def test_repeated_rows_are_checked_copy_by_copy():
     result = verify("conv1-4 (conv3-4 relu)x7", (9, 9, 3))
     assert result.ok
