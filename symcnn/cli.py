@@ -312,6 +312,9 @@ def main(argv: list[str] | None = None) -> int:
     except SymCNNError as e:
         print(f"symcnn: error: {e}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # the reader went away (symcnn … | head): not an error
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no flush error
+        return 0
     except OSError as e:
         print(f"symcnn: error: {e.strerror or e}: {e.filename or ''}".rstrip(": "),
               file=sys.stderr)

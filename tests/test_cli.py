@@ -121,3 +121,16 @@ def test_python_dash_m(tmp_path):
                           capture_output=True, text=True, cwd=tmp_path, timeout=120)
     assert done.returncode == 0, done.stderr
     assert "Total params:          132,863,336" in done.stdout
+
+
+def test_verify_command(capsys):
+    pytest.importorskip("torch") if not __import__("os").environ.get("CI") else None
+    code, out, err = run(capsys, "verify", "resnet18", "--input", "65x97x3", "-i", "33x33x3")
+    assert code == 0, err
+    assert out.count("✓ symcnn and torch agree") == 2 and "✗" not in out
+
+
+def test_broken_pipe_is_quiet(tmp_path):
+    done = subprocess.run(f"{sys.executable} -m symcnn resnet152 -i 224x224x3 | head -1",
+                          shell=True, capture_output=True, text=True, timeout=120)
+    assert done.stdout.startswith("symcnn: input") and not done.stderr
