@@ -170,9 +170,17 @@ def test_cpu_matches_meta_on_a_real_vgg():
 REFERENCE = json.loads((TESTS / "data" / "torch_reference.json").read_text())["models"]
 
 
-@pytest.mark.parametrize("size", [(224, 224, 3), (225, 225, 3)], ids=_size_id)
+def _smallest(name: str) -> tuple[int, int, int]:
+    from symcnn.shapes import minimum_input
+    h, w = minimum_input(symcnn.analyze(name).network)
+    return (h, w, 3)
+
+
+@pytest.mark.parametrize("size", [(224, 224, 3), (225, 225, 3), (160, 240, 3), "smallest"],
+                         ids=lambda s: s if isinstance(s, str) else _size_id(s))
 @pytest.mark.parametrize("name", symcnn.zoo_names())
 def test_zoo(name, size):
+    size = _smallest(name) if size == "smallest" else size
     result = crosscheck(name, size)
     # The torch model built from the notation also matches the numbers measured on
     # torchvision-style reference implementations (tests/data/torch_reference.json).
