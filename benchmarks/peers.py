@@ -49,7 +49,6 @@ import importlib.util
 import os
 import platform
 import re
-import shutil
 import statistics
 import subprocess
 import sys
@@ -127,6 +126,13 @@ print("RESULT", sum(p.numel() for p in model.parameters()), counter.get_total_fl
 
 SYMCNN = "symcnn CLI"
 
+# Every child gets the same environment: bytecode cached under one prefix in the temp
+# directory (as an installed package has it), whatever PYTHONDONTWRITEBYTECODE says here,
+# so no tool pays for compiling its sources on every start. The first (warm-up) run of the
+# first benchmark fills it.
+CHILD_ENV = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+CHILD_ENV["PYTHONPYCACHEPREFIX"] = str(Path(tempfile.gettempdir()) / "symcnn-peers-pycache")
+
 _GNU_TIME = "/usr/bin/time" if os.access("/usr/bin/time", os.X_OK) else None
 
 # Fallback when /usr/bin/time is missing: a wrapper process runs the child and reads
@@ -134,7 +140,8 @@ _GNU_TIME = "/usr/bin/time" if os.access("/usr/bin/time", os.X_OK) else None
 _WRAPPER = """
 import resource, subprocess, sys
 r = subprocess.run(sys.argv[1:])
-print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, file=sys.stderr)
+u = resource.getrusage(resource.RUSAGE_CHILDREN)
+print("RUSAGE", u.ru_maxrss, u.ru_utime + u.ru_stime, file=sys.stderr)
 sys.exit(r.returncode)
 """
 
@@ -142,38 +149,57 @@ sys.exit(r.returncode)
 def run_process(argv: list[str]) -> dict:
     """Run argv once: wall seconds (measured here, around the whole process), peak RSS
     in bytes, stdout, and an error line if it failed."""
-    env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1")
     if _GNU_TIME:
         with tempfile.NamedTemporaryFile("r", suffix=".time") as tf:
             t = time.perf_counter()
             p = subprocess.run([_GNU_TIME, "-v", "-o", tf.name, *argv], capture_output=True,
-                               text=True, cwd=ROOT, env=env)
+                               text=True, cwd=ROOT, env=CHILD_ENV)
             wall = time.perf_counter() - t
-            m = re.search(r"Maximum resident set size \(kbytes\): (\d+)", tf.read())
-            rss = int(m.group(1)) * 1024 if m else None
+            out = tf.read()
+        m = re.search(r"Maximum resident set size \(kbytes\): (\d+)", out)
+        rss = int(m.group(1)) * 1024 if m else None
+        cpu = sum(float(x) for x in
+                  re.findall(r"(?:User|System) time \(seconds\): ([\d.]+)", out)) or None
     else:
         t = time.perf_counter()
         p = subprocess.run([PY, "-c", _WRAPPER, *argv], capture_output=True, text=True,
-                           cwd=ROOT, env=env)
+                           cwd=ROOT, env=CHILD_ENV)
         wall = time.perf_counter() - t
         lines = p.stderr.strip().splitlines()
-        rss = int(lines.pop()) * 1024 if lines and lines[-1].isdigit() else None
+        rss = cpu = None
+        if lines and lines[-1].startswith("RUSAGE "):
+            _, kb, cpu = lines.pop().split()
+            rss, cpu = int(kb) * 1024, float(cpu)
         p.stderr = "\n".join(lines)
     err = None
     if p.returncode != 0:
         tail = (p.stderr.strip().splitlines() or ["(no message)"])[-1]
         err = f"exit {p.returncode}: {tail[:160]}"
-    return {"wall": wall, "rss": rss, "stdout": p.stdout, "error": err}
+    return {"wall": wall, "rss": rss, "cpu": cpu, "stdout": p.stdout, "error": err}
 
 
-def median_process(argv: list[str], runs: int) -> dict:
-    results = [run_process(argv) for _ in range(runs)]
-    errs = [r["error"] for r in results if r["error"]]
-    if errs:
-        return {"error": errs[0]}
-    return {"wall": statistics.median(r["wall"] for r in results),
-            "rss": statistics.median(r["rss"] for r in results if r["rss"]),
-            "stdout": results[-1]["stdout"], "runs": runs}
+def interleaved(argvs: dict[str, list[str]], runs: int) -> dict[str, dict]:
+    """One discarded warm-up run of every command (fills the bytecode and file caches),
+    then ``runs`` rounds, one run of each command per round; medians per command."""
+    for argv in argvs.values():
+        run_process(argv)
+    samples: dict[str, list[dict]] = {k: [] for k in argvs}
+    for _ in range(runs):
+        for label, argv in argvs.items():
+            samples[label].append(run_process(argv))
+    res = {}
+    for label, rs in samples.items():
+        err = next((r["error"] for r in rs if r["error"]), None)
+        if err:
+            res[label] = {"error": err}
+            continue
+
+        def med(key):
+            xs = [r[key] for r in rs if r[key] is not None]
+            return statistics.median(xs) if xs else None
+        res[label] = {"wall": med("wall"), "rss": med("rss"), "cpu": med("cpu"),
+                      "stdout": rs[-1]["stdout"]}
+    return res
 
 
 # ------------------------------------------------------------------ helpers
@@ -203,7 +229,9 @@ def ms(s: float) -> str:
         return f"{s:,.1f} s"
     if s >= 1e-3:
         return f"{s * 1e3:,.1f} ms"
-    return f"{s * 1e6:,.1f} µs"
+    if s >= 1e-6:
+        return f"{s * 1e6:,.1f} µs"
+    return f"{s * 1e9:,.1f} ns"
 
 
 def mib(b) -> str:
@@ -253,7 +281,15 @@ def machine() -> str:
     rss = "/usr/bin/time -v" if _GNU_TIME else "getrusage(RUSAGE_CHILDREN) in a wrapper"
     return (f"Machine: {cpu}, {cores} cores usable{mem}; {platform.system()} "
             f"{platform.release()}; Python {platform.python_version()}\n"
-            f"Versions: {vers}\nPeak RSS from: {rss}")
+            f"Versions: {vers}\nPeak RSS and CPU time from: {rss}\n{load()}")
+
+
+def load() -> str:
+    """The 1/5/15-minute load average: other work on the machine skews wall times."""
+    try:
+        return "Load average at this point: " + ", ".join(f"{x:.2f}" for x in os.getloadavg())
+    except OSError:
+        return "Load average: unknown"
 
 
 TARGETS: list[tuple[str, bool | None, str]] = []
@@ -267,7 +303,8 @@ def target(name: str, ok: bool | None, detail: str) -> None:
 
 def whole_process(runs: int) -> None:
     print("## 1. Whole process: wall time and peak RSS, 224×224×3, batch 1\n")
-    print(f"Median of {runs} runs each, runs interleaved. Ratios are peer / symcnn "
+    print(f"Median of {runs} runs each, interleaved, after one warm-up run of each "
+          "(discarded). Ratios are peer / symcnn "
           "(higher = symcnn ahead). torchinfo, fvcore, ptflops and thop run a real forward "
           "pass on the CPU; FlopCounterMode runs on the meta device (no storage).\n")
     available = {}
@@ -283,36 +320,26 @@ def whole_process(runs: int) -> None:
         argvs = {SYMCNN: [PY, "-m", "symcnn", net, "--input", f"{SIZE[0]}x{SIZE[1]}x3"]}
         for label, code in available.items():
             argvs[label] = [PY, "-c", _PRELUDE + code, net]
-        samples: dict[str, list[dict]] = {k: [] for k in argvs}
-        for _ in range(runs):
-            for label, argv in argvs.items():
-                samples[label].append(run_process(argv))
-        res = {}
-        for label, rs in samples.items():
-            errs = [r["error"] for r in rs if r["error"]]
-            if errs:
-                res[label] = {"error": errs[0]}
-                continue
-            res[label] = {"wall": statistics.median(r["wall"] for r in rs),
-                          "rss": statistics.median(r["rss"] for r in rs if r["rss"])
-                          if any(r["rss"] for r in rs) else None,
-                          "stdout": rs[-1]["stdout"]}
+        res = interleaved(argvs, runs)
         base = res[SYMCNN]
         print(f"### {net}\n")
-        print("| tool | wall | peak RSS | wall ratio | RSS ratio | params | MACs reported |")
-        print("|---|---:|---:|---:|---:|---:|---:|")
+        print("| tool | wall | peak RSS | CPU (user+sys) | wall ratio | RSS ratio | CPU ratio "
+              "| params | MACs reported |")
+        print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
         for label, r in res.items():
             if "error" in r:
-                print(f"| {label} | failed: {r['error']} | | | | | |")
+                print(f"| {label} | failed: {r['error']} | | | | | | | |")
                 continue
             params, macs = _counts(label, r["stdout"])
             if label == SYMCNN or "error" in base:
-                wr = rr = "1.0×" if label == SYMCNN else "—"
+                wr = rr = cr = "1.0×" if label == SYMCNN else "—"
             else:
                 wr = ratio(r["wall"] / base["wall"])
                 rr = ratio(r["rss"] / base["rss"]) if r["rss"] and base["rss"] else "—"
-            print(f"| {label} | {ms(r['wall'])} | {mib(r['rss'])} | {wr} | {rr} | "
-                  f"{params} | {macs} |")
+                cr = ratio(r["cpu"] / base["cpu"]) if r["cpu"] and base["cpu"] else "—"
+            cpu = ms(r["cpu"]) if r["cpu"] else "—"
+            print(f"| {label} | {ms(r['wall'])} | {mib(r['rss'])} | {cpu} | {wr} | {rr} | "
+                  f"{cr} | {params} | {macs} |")
         print()
         if "error" in base:
             continue
@@ -471,20 +498,16 @@ def cold_start(runs: int) -> None:
         "`python -c \"import sympy\"`": [PY, "-c", "import sympy"],
         "`python -c \"pass\"` (interpreter alone)": [PY, "-c", "pass"],
     }
-    samples: dict[str, list[dict]] = {k: [] for k in cases}
-    for _ in range(runs):
-        for k, argv in cases.items():
-            samples[k].append(run_process(argv))
-    print(f"Median of {runs} runs each, interleaved.\n")
-    print("| process | wall | peak RSS |\n|---|---:|---:|")
-    res = {}
-    for k, rs in samples.items():
-        err = next((r["error"] for r in rs if r["error"]), None)
-        if err:
-            print(f"| {k} | failed: {err} | |")
+    res = interleaved(cases, runs)
+    print(f"Median of {runs} runs each, interleaved, after one warm-up run of each.\n")
+    print("| process | wall | peak RSS | CPU (user+sys) |\n|---|---:|---:|---:|")
+    for k, r in res.items():
+        if "error" in r:
+            print(f"| {k} | failed: {r['error']} | | |")
             continue
-        res[k] = statistics.median(r["wall"] for r in rs)
-        print(f"| {k} | {ms(res[k])} | {mib(statistics.median(r['rss'] or 0 for r in rs))} |")
+        print(f"| {k} | {ms(r['wall'])} | {mib(r['rss'])} | "
+              f"{ms(r['cpu']) if r['cpu'] else '—'} |")
+    res = {k: r["wall"] for k, r in res.items() if "error" not in r}
     keys = list(cases)
     if keys[0] in res and keys[1] in res:
         r = res[keys[0]] / res[keys[1]]
@@ -564,7 +587,7 @@ def main(argv=None) -> int:
     for name, ok, detail in TARGETS:
         mark = "not measured" if ok is None else ("met" if ok else "**MISSED**")
         print(f"| {name} | {mark} | {detail} |")
-    print(f"\nTotal benchmark time: {time.perf_counter() - t0:.0f} s")
+    print(f"\n{load()}. Total benchmark time: {time.perf_counter() - t0:.0f} s")
     return 0
 
 

@@ -28,6 +28,9 @@ in eval mode the head is not run, so its MACs are not counted (as in torchvision
 published 5.71 GFLOPS, which is at 299x299: 2.84 GMACs at 224x224). At 224x224 the head
 could not run anyway (its 5x5 valid conv meets a 3x3 map; it needs Mixed_6e >= 17x17).
 inception_v3_noaux is the same network without the head.
+convnext_tiny's channels-last nn.Linear layers are counted (FlopCounterMode sees them as
+aten.addmm, bias not counted, so they land in ``macs_linear``); its LayerNorms, GELUs and
+layer-scale multiplies are not counted.
 
 Run:  python benchmarks/torch_reference.py   (writes tests/data/torch_reference.json)
       python benchmarks/torch_reference.py --cpu-check [NAME ...]
@@ -910,6 +913,240 @@ class EfficientNet(nn.Module):
         return self.classifier(torch.flatten(x, 1))
 
 
+# ------------------------------------------------------------------ RegNet
+
+def _regnet_block_params(depth: int, w_0: int, w_a: float, w_m: float, group_width: int,
+                         bottleneck_multiplier: float = 1.0):
+    """torchvision.models.regnet.BlockParams.from_init_params: quantised linear widths
+    (computed in float32 torch ops exactly as torchvision does, on the CPU), grouped into
+    stages of equal width, then widths/groups made compatible. Returns per-stage
+    (width_out, depth, group_width, bottleneck_multiplier); every stage has stride 2."""
+    quant = 8
+    if w_a < 0 or w_0 <= 0 or w_m <= 1 or w_0 % 8 != 0:
+        raise ValueError("Invalid RegNet settings")
+    widths_cont = torch.arange(depth, device="cpu") * w_a + w_0
+    block_capacity = torch.round(torch.log(widths_cont / w_0) / math.log(w_m))
+    block_widths = (torch.round(torch.divide(w_0 * torch.pow(w_m, block_capacity), quant))
+                    * quant).int().tolist()
+    splits = [w != wp or r != rp for w, wp, r, rp in zip(
+        block_widths + [0], [0] + block_widths, block_widths + [0], [0] + block_widths)]
+    stage_widths = [w for w, t in zip(block_widths, splits[:-1]) if t]
+    stage_depths = torch.diff(torch.tensor([d for d, t in enumerate(splits) if t],
+                                           device="cpu")).int().tolist()
+    n = len(stage_widths)
+    bms = [bottleneck_multiplier] * n
+    # _adjust_widths_groups_compatibilty
+    ws_bot = [int(w * b) for w, b in zip(stage_widths, bms)]
+    gws = [min(group_width, wb) for wb in ws_bot]
+    ws_bot = [_make_divisible(wb, g) for wb, g in zip(ws_bot, gws)]
+    stage_widths = [int(wb / b) for wb, b in zip(ws_bot, bms)]
+    return list(zip(stage_widths, stage_depths, gws, bms))
+
+
+class RegNetBlock(nn.Module):
+    """torchvision.models.regnet.ResBottleneckBlock: f = a (1x1 conv-BN-ReLU to
+    w_b = round(width_out * bottleneck_multiplier)), b (3x3/stride grouped conv-BN-ReLU,
+    groups = w_b // group_width), optional SE (squeeze = round(se_ratio * width_IN), ReLU,
+    Sigmoid), c (1x1 conv-BN, no activation); projection shortcut (1x1/stride conv + BN)
+    when width or stride changes; ReLU after the sum."""
+
+    def __init__(self, cin: int, cout: int, stride: int, group_width: int,
+                 bottleneck_multiplier: float, se_ratio: Optional[float]) -> None:
+        super().__init__()
+        self.proj = None
+        if cin != cout or stride != 1:
+            self.proj = ConvNormAct(cin, cout, kernel_size=1, stride=stride,
+                                    activation_layer=None)
+        w_b = int(round(cout * bottleneck_multiplier))
+        g = w_b // group_width
+        layers: "OrderedDict[str, nn.Module]" = OrderedDict()
+        layers["a"] = ConvNormAct(cin, w_b, kernel_size=1)
+        layers["b"] = ConvNormAct(w_b, w_b, kernel_size=3, stride=stride, groups=g)
+        if se_ratio:
+            layers["se"] = SqueezeExcitation(w_b, int(round(se_ratio * cin)),
+                                             activation=nn.ReLU)
+        layers["c"] = ConvNormAct(w_b, cout, kernel_size=1, activation_layer=None)
+        self.f = nn.Sequential(layers)
+        self.activation = nn.ReLU(inplace=True)
+
+    def forward(self, x: Tensor) -> Tensor:
+        x = (self.proj(x) if self.proj is not None else x) + self.f(x)
+        return self.activation(x)
+
+
+class RegNet(nn.Module):
+    """torchvision.models.regnet.RegNet: stem 3x3/2 conv(3->32)-BN-ReLU, stages of
+    RegNetBlock (stride 2 on each stage's first block), AdaptiveAvgPool2d(1), Linear.
+    BatchNorm eps 1e-5."""
+
+    def __init__(self, depth: int, w_0: int, w_a: float, w_m: float, group_width: int,
+                 se_ratio: Optional[float] = None, num_classes: int = NUM_CLASSES,
+                 stem_width: int = 32) -> None:
+        super().__init__()
+        self.stem = ConvNormAct(3, stem_width, kernel_size=3, stride=2)
+        self.stage_params = _regnet_block_params(depth, w_0, w_a, w_m, group_width)
+        c = stem_width
+        stages = []
+        for i, (cout, n, gw, bm) in enumerate(self.stage_params):
+            stages.append((f"block{i + 1}", nn.Sequential(*[
+                RegNetBlock(c if j == 0 else cout, cout, 2 if j == 0 else 1, gw, bm, se_ratio)
+                for j in range(n)])))
+            c = cout
+        self.trunk_output = nn.Sequential(OrderedDict(stages))
+        self.avgpool = nn.AdaptiveAvgPool2d((1, 1))
+        self.fc = nn.Linear(c, num_classes)
+
+    def forward(self, x: Tensor) -> Tensor:
+        x = self.avgpool(self.trunk_output(self.stem(x)))
+        return self.fc(x.flatten(start_dim=1))
+
+
+# ------------------------------------------------------------------ MNASNet
+
+class MNASNetBlock(nn.Module):
+    """torchvision.models.mnasnet._InvertedResidual: 1x1 expand-BN-ReLU, kxk/stride
+    depthwise (pad k//2)-BN-ReLU, 1x1 project-BN; residual when cin == cout and stride 1."""
+
+    def __init__(self, cin: int, cout: int, kernel: int, stride: int, expansion: int) -> None:
+        super().__init__()
+        mid = cin * expansion
+        self.apply_residual = cin == cout and stride == 1
+        self.layers = nn.Sequential(
+            nn.Conv2d(cin, mid, 1, bias=False), nn.BatchNorm2d(mid), nn.ReLU(inplace=True),
+            nn.Conv2d(mid, mid, kernel, padding=kernel // 2, stride=stride, groups=mid,
+                      bias=False),
+            nn.BatchNorm2d(mid), nn.ReLU(inplace=True),
+            nn.Conv2d(mid, cout, 1, bias=False), nn.BatchNorm2d(cout),
+        )
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.layers(x) + x if self.apply_residual else self.layers(x)
+
+
+def _mnasnet_round(val: float, divisor: int = 8, round_up_bias: float = 0.9) -> int:
+    new_val = max(divisor, int(val + divisor / 2) // divisor * divisor)
+    return new_val if new_val >= round_up_bias * val else new_val + divisor
+
+
+class MNASNet(nn.Module):
+    """torchvision.models.mnasnet.MNASNet (B1, version 2): 3x3/2 conv-BN-ReLU, 3x3
+    depthwise conv-BN-ReLU, 1x1 conv-BN (no activation), six stacks of MNASNetBlock,
+    1x1 conv to 1280-BN-ReLU, mean over H and W, Dropout, Linear. BN momentum 0.0003
+    (eps 1e-5)."""
+
+    # in_idx -> out depth index, kernel, stride, expansion, repeats
+    STACKS = [(3, 2, 3, 3), (5, 2, 3, 3), (5, 2, 6, 3), (3, 1, 6, 2), (5, 2, 6, 4),
+              (3, 1, 6, 1)]
+
+    def __init__(self, alpha: float = 1.0, num_classes: int = NUM_CLASSES,
+                 dropout: float = 0.2) -> None:
+        super().__init__()
+        d = [_mnasnet_round(v * alpha) for v in (32, 16, 24, 40, 80, 96, 192, 320)]
+        bn = partial(nn.BatchNorm2d, momentum=1 - 0.9997)
+        layers: List[nn.Module] = [
+            nn.Conv2d(3, d[0], 3, padding=1, stride=2, bias=False), bn(d[0]),
+            nn.ReLU(inplace=True),
+            nn.Conv2d(d[0], d[0], 3, padding=1, stride=1, groups=d[0], bias=False), bn(d[0]),
+            nn.ReLU(inplace=True),
+            nn.Conv2d(d[0], d[1], 1, bias=False), bn(d[1]),
+        ]
+        for i, (k, s, t, n) in enumerate(self.STACKS):
+            cin, cout = d[i + 1], d[i + 2]
+            layers.append(nn.Sequential(*[
+                MNASNetBlock(cin if j == 0 else cout, cout, k, s if j == 0 else 1, t)
+                for j in range(n)]))
+        layers += [nn.Conv2d(d[7], 1280, 1, bias=False), bn(1280), nn.ReLU(inplace=True)]
+        self.layers = nn.Sequential(*layers)
+        self.classifier = nn.Sequential(nn.Dropout(p=dropout, inplace=True),
+                                        nn.Linear(1280, num_classes))
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.classifier(self.layers(x).mean([2, 3]))
+
+
+# ------------------------------------------------------------------ ConvNeXt
+
+class LayerNorm2d(nn.LayerNorm):
+    """torchvision.models.convnext.LayerNorm2d: LayerNorm over C of an NCHW tensor
+    (permute to NHWC, F.layer_norm, permute back)."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        x = x.permute(0, 2, 3, 1)
+        x = F.layer_norm(x, self.normalized_shape, self.weight, self.bias, self.eps)
+        return x.permute(0, 3, 1, 2)
+
+
+class Permute(nn.Module):
+    """torchvision.ops.misc.Permute."""
+
+    def __init__(self, dims: List[int]) -> None:
+        super().__init__()
+        self.dims = dims
+
+    def forward(self, x: Tensor) -> Tensor:
+        return torch.permute(x, self.dims)
+
+
+class CNBlock(nn.Module):
+    """torchvision.models.convnext.CNBlock: 7x7 depthwise conv (pad 3, bias), permute to
+    NHWC, LayerNorm(eps 1e-6), Linear(C, 4C), GELU (exact), Linear(4C, C), permute back,
+    times layer_scale (a (C, 1, 1) parameter), stochastic depth, plus the input."""
+
+    def __init__(self, dim: int, layer_scale: float, sd_prob: float) -> None:
+        super().__init__()
+        self.block = nn.Sequential(
+            nn.Conv2d(dim, dim, kernel_size=7, padding=3, groups=dim, bias=True),
+            Permute([0, 2, 3, 1]),
+            nn.LayerNorm(dim, eps=1e-6),
+            nn.Linear(dim, 4 * dim, bias=True),
+            nn.GELU(),
+            nn.Linear(4 * dim, dim, bias=True),
+            Permute([0, 3, 1, 2]),
+        )
+        self.layer_scale = nn.Parameter(torch.ones(dim, 1, 1) * layer_scale)
+        self.stochastic_depth = StochasticDepth(sd_prob)
+
+    def forward(self, x: Tensor) -> Tensor:
+        result = self.stochastic_depth(self.layer_scale * self.block(x))
+        result += x
+        return result
+
+
+class ConvNeXt(nn.Module):
+    """torchvision.models.convnext.ConvNeXt: stem 4x4/4 conv (pad 0, bias) + LayerNorm2d,
+    stages of CNBlock, each stage but the last followed by LayerNorm2d + 2x2/2 conv
+    (bias) downsampling; AdaptiveAvgPool2d(1), LayerNorm2d, Flatten, Linear."""
+
+    def __init__(self, block_setting=((96, 192, 3), (192, 384, 3), (384, 768, 9),
+                                      (768, None, 3)),
+                 stochastic_depth_prob: float = 0.1, layer_scale: float = 1e-6,
+                 num_classes: int = NUM_CLASSES) -> None:
+        super().__init__()
+        norm = partial(LayerNorm2d, eps=1e-6)
+        c0 = block_setting[0][0]
+        layers: List[nn.Module] = [nn.Sequential(
+            nn.Conv2d(3, c0, kernel_size=4, stride=4, padding=0, bias=True), norm(c0))]
+        total = sum(n for _, _, n in block_setting)
+        block_id = 0
+        for cin, cout, n in block_setting:
+            stage = []
+            for _ in range(n):
+                sd = stochastic_depth_prob * block_id / (total - 1.0)
+                stage.append(CNBlock(cin, layer_scale, sd))
+                block_id += 1
+            layers.append(nn.Sequential(*stage))
+            if cout is not None:
+                layers.append(nn.Sequential(norm(cin),
+                                            nn.Conv2d(cin, cout, kernel_size=2, stride=2)))
+        self.features = nn.Sequential(*layers)
+        self.avgpool = nn.AdaptiveAvgPool2d(1)
+        last = block_setting[-1][1] or block_setting[-1][0]
+        self.classifier = nn.Sequential(norm(last), nn.Flatten(1), nn.Linear(last, num_classes))
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.classifier(self.avgpool(self.features(x)))
+
+
 # ------------------------------------------------------------------ registry
 
 MODELS: Dict[str, Callable[[], nn.Module]] = {
@@ -939,6 +1176,10 @@ MODELS: Dict[str, Callable[[], nn.Module]] = {
     "mobilenet_v3_small": partial(MobileNetV3, "small"),
     "mobilenet_v3_large": partial(MobileNetV3, "large"),
     "efficientnet_b0": partial(EfficientNet, 1.0, 1.0, 0.2),
+    "regnet_x_400mf": partial(RegNet, 22, 24, 24.48, 2.54, 16),
+    "regnet_y_400mf": partial(RegNet, 16, 48, 27.89, 2.09, 8, 0.25),
+    "mnasnet1_0": partial(MNASNet, 1.0),
+    "convnext_tiny": ConvNeXt,
 }
 
 # torchvision's published "num_params" for the ImageNet-1K weights.
@@ -957,6 +1198,8 @@ PUBLISHED_PARAMS: Dict[str, int] = {
     "densenet121": 7_978_856,
     "mobilenet_v3_small": 2_542_856, "mobilenet_v3_large": 5_483_032,
     "efficientnet_b0": 5_288_548,
+    "regnet_x_400mf": 5_495_976, "regnet_y_400mf": 4_344_144,
+    "mnasnet1_0": 4_383_312, "convnext_tiny": 28_589_128,
 }
 
 # torchvision's published "GFLOPS" (its "_ops": conv + linear multiply-accumulates at
@@ -967,7 +1210,8 @@ PUBLISHED_GMACS: Dict[str, float] = {
     "mobilenet_v2": 0.30, "squeezenet1_0": 0.82, "squeezenet1_1": 0.35, "googlenet": 1.50,
     "inception_v3": 5.71, "densenet121": 2.83, "mobilenet_v3_large": 0.22,
     "mobilenet_v3_small": 0.06, "efficientnet_b0": 0.39, "resnext50_32x4d": 4.23,
-    "wide_resnet50_2": 11.40,
+    "wide_resnet50_2": 11.40, "regnet_x_400mf": 0.41, "regnet_y_400mf": 0.40,
+    "mnasnet1_0": 0.31, "convnext_tiny": 4.46,
 }
 PUBLISHED_GMACS_SIZE: Dict[str, tuple] = {"inception_v3": (299, 299)}
 

@@ -16,7 +16,8 @@ from typing import Union
 import sympy
 from sympy.printing.str import StrPrinter
 
-__all__ = ["Conv", "Pool", "AdaptiveAvgPool", "FC", "BatchNorm", "Elementwise", "SE",
+__all__ = ["Conv", "Pool", "AdaptiveAvgPool", "FC", "BatchNorm", "LayerNorm", "Scale",
+           "Elementwise", "SE",
            "Repeat", "Branches", "Call", "Block", "Definition", "InputSpec", "Network",
            "Layer", "Item", "ACTIVATIONS", "value_text"]
 
@@ -133,6 +134,27 @@ class BatchNorm:
 
 
 @dataclass(frozen=True)
+class LayerNorm:
+    """Layer normalisation over the channels at each position (ConvNeXt's LayerNorm2d):
+    C weights and C biases, no buffers."""
+    line: int = _pos()
+    column: int = _pos()
+
+    def __str__(self) -> str:
+        return "ln"
+
+
+@dataclass(frozen=True)
+class Scale:
+    """A learnable per-channel scale (ConvNeXt's layer scale): C weights."""
+    line: int = _pos()
+    column: int = _pos()
+
+    def __str__(self) -> str:
+        return "scale"
+
+
+@dataclass(frozen=True)
 class Elementwise:
     """A shape-preserving layer without parameters (see ACTIVATIONS)."""
     kind: str
@@ -155,7 +177,7 @@ class SE:
         return f"se({value_text(self.squeeze)})"
 
 
-Layer = Union[Conv, Pool, AdaptiveAvgPool, FC, BatchNorm, Elementwise, SE]
+Layer = Union[Conv, Pool, AdaptiveAvgPool, FC, BatchNorm, LayerNorm, Scale, Elementwise, SE]
 
 
 @dataclass(frozen=True)

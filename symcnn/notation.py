@@ -20,7 +20,7 @@ import sympy
 from .dims import size_symbol
 from .errors import NotationError
 from .layers import (FC, SE, AdaptiveAvgPool, BatchNorm, Branches, Call, Conv, Definition,
-                     Elementwise, InputSpec, Item, Network, Pool, Repeat)
+                     Elementwise, InputSpec, Item, LayerNorm, Network, Pool, Repeat, Scale)
 
 __all__ = ["parse", "parse_input", "MAX_VALUE", "MAX_NESTING"]
 
@@ -285,6 +285,12 @@ class _Builder(Transformer_NonRecursive):
     def bn(self, meta, ch):
         return BatchNorm(meta.line, meta.column)
 
+    def ln(self, meta, ch):
+        return LayerNorm(meta.line, meta.column)
+
+    def scale(self, meta, ch):
+        return Scale(meta.line, meta.column)
+
     def act(self, meta, toks):
         kind = toks[0].lower().replace("-", "")
         return Elementwise("silu" if kind == "swish" else kind, meta.line, meta.column)
@@ -397,7 +403,7 @@ def _splice(children) -> list:
 # ---------------------------------------------------------------- syntax errors
 
 _LAYER_START = {"CONV", "DW", "MAXPOOL", "AVGPOOL", "ADAPTIVEAVGPOOL", "GAP", "FC", "ACT",
-                "BN", "LPAR", "CALL"}
+                "BN", "LN", "SCALE", "LPAR", "CALL"}
 _WHAT = {  # terminal → what a person would call it, in the order messages list them
     "FILTERS": "a filter count", "KSIZE": "a kernel size", "STRIDE": "a stride",
     "PADDING": "a padding", "UNITS": "a unit count", "OUTSIZE": "an output size",

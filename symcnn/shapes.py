@@ -9,7 +9,8 @@ Conventions:
 - output size ⌊(x + 2p − d(k−1) − 1)/s⌋ + 1 (PyTorch; ceil mode rounds up, and a window
   may not start in the right padding); 'same' padding keeps the size (stride 1);
 - weights: K_h·K_w·(C_in/groups)·C_out for a convolution, inputs·units for a fully
-  connected layer, C and C for batch norm (weight, bias); one bias per filter or unit;
+  connected layer, C and C for batch norm and layer norm (weight, bias), C for a layer
+  scale; one bias per filter or unit;
 - buffers: batch norm's 2·C running statistics (not params; num_batches_tracked ignored);
 - MACs: one multiply-add per weight per output position; bias, batch norm, pooling,
   element-wise layers and merges not counted (torchvision's "GFLOPS", FlopCounterMode/2);
@@ -30,7 +31,7 @@ from .dims import Dim, Size, size_symbol, to_expr
 from .errors import NotationError, ShapeError
 from .expand import expand
 from .layers import (FC, SE, AdaptiveAvgPool, BatchNorm, Block, Branches, Conv, Elementwise,
-                     InputSpec, Item, Layer, Network, Pool, Repeat)
+                     InputSpec, Item, Layer, LayerNorm, Network, Pool, Repeat, Scale)
 from .notation import MAX_VALUE
 
 __all__ = ["Row", "Scope", "propagate", "minimum_input", "MAX_ROWS"]
@@ -189,6 +190,14 @@ def _bn(layer: BatchNorm, h: Size, w: Size, c: Number, path) -> Row:
     return Row(layer, (h, w, c), ((c,), 1), c, None, 2 * c, path)
 
 
+def _ln(layer: LayerNorm, h: Size, w: Size, c: Number, path) -> Row:
+    return Row(layer, (h, w, c), ((c,), 1), c, None, path=path)
+
+
+def _scale(layer: Scale, h: Size, w: Size, c: Number, path) -> Row:
+    return Row(layer, (h, w, c), ((c,), 1), 0, None, path=path)
+
+
 def _se(layer: SE, h: Size, w: Size, c: Number, path) -> Row:
     # two 1×1 convolutions on the pooled 1×1×C vector: C·sq + sq·C weights, sq + C biases
     return Row(layer, (h, w, c), ((2, c), layer.squeeze), layer.squeeze + c, (), path=path)
@@ -200,7 +209,7 @@ def _elementwise(layer: Elementwise, h: Size, w: Size, c: Number, path) -> Row:
 
 _RULES: dict[type, Callable[..., Row]] = {
     Conv: _conv, Pool: _pool, AdaptiveAvgPool: _adaptive, FC: _fc, BatchNorm: _bn, SE: _se,
-    Elementwise: _elementwise}
+    LayerNorm: _ln, Scale: _scale, Elementwise: _elementwise}
 
 
 def _dimension(d: int | str) -> Size:

@@ -55,7 +55,7 @@ except ImportError as e:  # pragma: no cover - depends on the environment
 from .errors import SymCNNError
 from .expand import expand
 from .layers import (FC, SE, AdaptiveAvgPool, BatchNorm, Block, Branches, Conv, Elementwise,
-                     InputSpec, Pool, Repeat)
+                     InputSpec, LayerNorm, Pool, Repeat, Scale)
 from .report import Report, analyze, as_input
 from .report import _network as _as_network
 
@@ -154,6 +154,28 @@ class FullyConnected(nn.Module):
         return self.linear(torch.flatten(x, 1)).reshape(x.shape[0], -1, 1, 1)
 
 
+class LayerNorm2d(nn.Module):
+    """LayerNorm over the channels at each position (NCHW in, NCHW out), as ConvNeXt's."""
+
+    def __init__(self, channels: int) -> None:
+        super().__init__()
+        self.norm = nn.LayerNorm(channels, eps=1e-6)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.norm(x.permute(0, 2, 3, 1)).permute(0, 3, 1, 2)
+
+
+class LayerScale(nn.Module):
+    """x · γ with a learnable γ of shape (C, 1, 1), as ConvNeXt's layer scale."""
+
+    def __init__(self, channels: int) -> None:
+        super().__init__()
+        self.weight = nn.Parameter(torch.ones(channels, 1, 1))  # torchvision: layer_scale
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x * self.weight
+
+
 class SqueezeExcitation(nn.Module):
     """x · sigmoid(fc2(relu(fc1(avgpool(x, 1))))), fc1/fc2 1×1 convolutions with bias."""
 
@@ -201,6 +223,10 @@ def _layer_module(layer, c: int, h: int, w: int) -> nn.Module:
         return FullyConnected(c * h * w, layer.units)
     if isinstance(layer, BatchNorm):
         return nn.BatchNorm2d(c)
+    if isinstance(layer, LayerNorm):
+        return LayerNorm2d(c)
+    if isinstance(layer, Scale):
+        return LayerScale(c)
     if isinstance(layer, SE):
         return SqueezeExcitation(c, layer.squeeze)
     if isinstance(layer, Elementwise):

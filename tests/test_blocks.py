@@ -35,6 +35,10 @@ BASIC = "def basic(w, s=1) = (res(conv3-w/snb bn relu conv3-wnb bn | conv1-w/snb
     # squeeze-and-excitation: C·sq + sq·C weights, sq + C biases, 2·C·sq MACs
     ("se(8)", (7, 7, 32), (7, 7, 32), 2 * 32 * 8 + 8 + 32, 2 * 32 * 8),
     ("bn", (7, 7, 32), (7, 7, 32), 2 * 32, 0),
+    ("ln scale", (7, 7, 32), (7, 7, 32), 2 * 32 + 32, 0),
+    # ConvNeXt block: depthwise 7x7, layer norm, pointwise 4C and C (as Linear), layer scale
+    ("res(dw7 ln conv1-{4*8} gelu conv1-8 scale)", (5, 6, 8), (5, 6, 8),
+     (49 * 8 + 8) + 2 * 8 + (8 * 32 + 32) + (32 * 8 + 8) + 8, (49 * 8 + 2 * 8 * 32) * 30),
     # definitions
     # (the shortcut is a projection in every call, stride 1 in the second)
     (BASIC + "basic(8, 2) basic(8)", (17, 17, 4), (9, 9, 8),

@@ -6,7 +6,7 @@ import pytest
 
 import symcnn
 from symcnn.layers import (FC, SE, AdaptiveAvgPool, BatchNorm, Branches, Call, Conv,
-                           Elementwise, InputSpec, Network, Pool, Repeat)
+                           Elementwise, InputSpec, LayerNorm, Network, Pool, Repeat, Scale)
 from symcnn.notation import parse_input
 
 ROOT = Path(__file__).parent.parent
@@ -46,6 +46,8 @@ CS231N = ("CONV3-64 CONV3-64 POOL2 CONV3-128 CONV3-128 POOL2 CONV3-256 CONV3-256
     ("dw3", Conv((3, 3), None, depthwise=True)),
     ("dw5/2p2nb", Conv((5, 5), None, 2, 2, bias=False, depthwise=True)),
     ("bn", BatchNorm()),
+    ("LN", LayerNorm()),
+    ("scale", Scale()),
     ("relu6", Elementwise("relu6")),
     ("swish", Elementwise("silu")),
     ("HardSwish", Elementwise("hardswish")),

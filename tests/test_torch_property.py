@@ -53,8 +53,8 @@ def conv(draw, c: int) -> tuple[str, int]:
 
 @st.composite
 def layer(draw, c: int) -> tuple[str, int]:
-    kind = draw(st.sampled_from(["conv", "conv", "dw", "pool", "act", "bn", "res", "proj",
-                                 "cat", "dense", "se", "gap", "fcconv"]))
+    kind = draw(st.sampled_from(["conv", "conv", "dw", "pool", "act", "bn", "ln", "scale",
+                                 "res", "proj", "cat", "dense", "se", "gap", "fcconv"]))
     if kind == "conv":
         return draw(conv(c))
     if kind == "dw":
@@ -67,8 +67,8 @@ def layer(draw, c: int) -> tuple[str, int]:
         return text + ("ceil" if draw(st.booleans()) else ""), c
     if kind == "act":
         return draw(st.sampled_from(ACTS)), c
-    if kind == "bn":
-        return "bn", c
+    if kind in ("bn", "ln", "scale"):
+        return kind, c
     if kind == "res":  # shape-preserving body: identity shortcut
         return f"res(conv3-{c}nb bn relu conv1-{c})", c
     if kind == "proj":

@@ -23,13 +23,16 @@ PUBLISHED = {
     "googlenet": 6_624_904, "densenet121": 7_978_856, "mobilenet_v3_small": 2_542_856,
     "mobilenet_v3_large": 5_483_032, "efficientnet_b0": 5_288_548,
     "inception_v3": 27_161_264, "inception_v3_noaux": 23_834_568,
+    "regnet_x_400mf": 5_495_976, "regnet_y_400mf": 4_344_144, "mnasnet1_0": 4_383_312,
+    "convnext_tiny": 28_589_128,
 }
 # torchvision's published GFLOPS column (MACs at 224, rounded to 2 decimals).
 GMACS = {"alexnet": 0.71, "vgg16": 15.47, "resnet18": 1.81, "resnet50": 4.09,
          "resnet152": 11.51, "mobilenet_v2": 0.30, "squeezenet1_0": 0.82,
          "squeezenet1_1": 0.35, "googlenet": 1.50, "densenet121": 2.83,
          "mobilenet_v3_large": 0.22, "mobilenet_v3_small": 0.06, "efficientnet_b0": 0.39,
-         "resnext50_32x4d": 4.23, "wide_resnet50_2": 11.40}
+         "resnext50_32x4d": 4.23, "wide_resnet50_2": 11.40, "regnet_x_400mf": 0.41,
+         "regnet_y_400mf": 0.40, "mnasnet1_0": 0.31, "convnext_tiny": 4.46}
 
 
 def test_zoo_covers_the_published_models():
