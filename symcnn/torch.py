@@ -818,14 +818,16 @@ def format_table(result: VerifyResult) -> str:
     N×C×H×W output with N = 1, reordered); "—" where torch has no value."""
     head = ["#", "Layer", "symcnn out", "torch out", "symcnn params", "torch params",
             "symcnn MACs", "torch MACs", ""]
+    from .formatting import display_rows
+    by_row = {id(row): vr for row, vr in zip(result.report.rows, result.rows)}
     body = []
-    for r in result.rows:
-        num = str(r.number) if r.count == 1 else f"{r.number:,}–{r.number + r.count - 1:,}"
-        name = r.name if r.count == 1 else f"{r.name} (×{r.count:,}, each)"
+    for line in display_rows(result.report.rows):  # execution order, blocks repeated whole
+        r = by_row[id(line.row)]
+        name = r.name if line.copies == 1 else f"{r.name} (×{line.copies:,}, each)"
         name = "  " * r.depth + name + (" (aux, not run)" if r.aux else "")
         if r.count != r.runs and r.index:
             name += f" [torch: {r.runs:,} of {r.count:,}]"
-        body.append([num, name, _shape(r.symcnn_shape), _torch_shape(r.torch_shape),
+        body.append([str(line.index), name, _shape(r.symcnn_shape), _torch_shape(r.torch_shape),
                      _num(r.symcnn_params), _num(r.torch_params), _num(r.symcnn_macs),
                      _num(r.torch_macs), "✓" if r.ok else "✗"])
     right = {0, 4, 5, 6, 7}

@@ -151,7 +151,10 @@ def test_repeated_rows_are_checked_copy_by_copy():
     assert result.ok
     repeated = [r for r in result.rows if r.count == 7]
     assert len(repeated) == 2 and all(r.runs == 7 for r in repeated)
-    assert "(×7, each)" in format_table(result)
+    table = format_table(result)
+    assert table.count("conv3-4 ") == 7 and table.count(" relu ") == 7  # listed in order
+    long = verify("conv1-4 (conv3-4 relu)x100", (9, 9, 3))
+    assert long.ok and "conv3-4 (×100, each)" in format_table(long)
 
 
 def test_aux_head_is_built_not_run():
