@@ -33,9 +33,39 @@ def _pos() -> int:
 
 
 class _NotationPrinter(StrPrinter):
+    """Prints what the braces' grammar reads back: + - * // and parentheses only."""
+
     def _print_floor(self, expr) -> str:
         num, den = sympy.fraction(sympy.together(expr.args[0]))
-        return f"{self.parenthesize(num, 50)}//{self.parenthesize(den, 50)}"
+        return f"({self._operand(num)}//{self._operand(den)})"
+
+    def _operand(self, x) -> str:
+        s = self._print(x)
+        return s if x.is_Atom or isinstance(x, sympy.floor) else f"({s})"
+
+    def _print_Pow(self, expr, rational=False) -> str:
+        base, exp = expr.as_base_exp()
+        if exp.is_Integer and exp > 0:  # no ** in the notation: k**2 is k*k
+            return "*".join([self._operand(base)] * int(exp))
+        raise ValueError(f"{expr} has no notation")  # pragma: no cover - not built by parse
+
+    def _print_Add(self, expr, order=None) -> str:
+        # positive terms first, so no sum starts with a unary minus (not in the grammar)
+        terms = sorted(sympy.Add.make_args(expr), key=lambda t: t.could_extract_minus_sign())
+        out = self._print(terms[0]) if not terms[0].could_extract_minus_sign() \
+            else "0-" + self._operand(-terms[0])
+        for t in terms[1:]:
+            out += f"-{self._operand(-t) if (-t).is_Add else self._print(-t)}" \
+                if t.could_extract_minus_sign() else f"+{self._print(t)}"
+        return out
+
+    def _print_Mul(self, expr) -> str:
+        coeff, rest = expr.as_coeff_Mul()
+        if coeff < 0:
+            return "0-" + self._operand(-expr)
+        factors = ([] if coeff == 1 else [self._print(coeff)]) + [
+            self._operand(f) for f in sympy.Mul.make_args(rest)]
+        return "*".join(factors)
 
 
 def value_text(v: Value) -> str:
@@ -190,8 +220,12 @@ class Repeat:
 
     def __str__(self) -> str:
         n = value_text(self.count)
-        if len(self.body) == 1 and not isinstance(self.body[0], (Repeat, Pool)):
-            return f"{self.body[0]}x{n}"
+        only = self.body[0] if len(self.body) == 1 else None
+        # a token that may end in a size would read "x2" as its second size: dw3x2 is a
+        # 3×2 depthwise kernel, pool2x2 a 2×2 pool, adaptiveavgpool7x2 a 7×2 output
+        if only is not None and not isinstance(only, (Repeat, Pool, AdaptiveAvgPool)) \
+                and not (isinstance(only, Conv) and only.depthwise):
+            return f"{only}x{n}"
         return f"({' '.join(map(str, self.body))})x{n}"
 
 
