@@ -18,7 +18,9 @@ from dataclasses import dataclass
 
 import sympy
 
-__all__ = ["Dim", "size_symbol", "to_expr", "Size"]
+__all__ = ["Dim", "size_symbol", "to_expr", "Size", "MAX_INPUT"]
+
+MAX_INPUT = 10**12  # the largest input size symcnn accepts (notation.MAX_VALUE)
 
 
 @functools.lru_cache(maxsize=None)
@@ -46,8 +48,11 @@ class Dim:
     def __sub__(self, n: int) -> "Dim":
         return self + (-n)
 
-    def __floordiv__(self, s: int) -> "Dim":
-        return Dim.normal(self.symbol, self.offset + self.add * self.den, self.den * s, 0)
+    def __floordiv__(self, s: int) -> "Size":
+        d = Dim.normal(self.symbol, self.offset + self.add * self.den, self.den * s, 0)
+        # A size that is the same for every input symcnn accepts is that number: without
+        # this, a stride-2 conv repeated without end would grow ``den`` without bound.
+        return d.at(1) if d.at(1) == d.at(MAX_INPUT) else d
 
     def at(self, value: int) -> int:
         """The size when the symbol equals ``value``."""

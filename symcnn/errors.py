@@ -10,6 +10,8 @@ person reads (the CLI prints it as it is and exits 2).
 
 from __future__ import annotations
 
+import unicodedata
+
 __all__ = ["SymCNNError", "NotationError", "ShapeError"]
 
 
@@ -27,17 +29,27 @@ class NotationError(SymCNNError):
         self.column = column
         self.width = width
         self.source_line = _source_line(text, line)
+        self.text = text
         super().__init__(self._render(max(width, 1)))
 
+    def located(self, text: str) -> "NotationError":
+        """This error with the source ``text`` it is about (for the caret), if it has none."""
+        if self.text or not text:
+            return self
+        return NotationError(self.message, text, self.line, self.column, self.width)
+
     def _render(self, width: int) -> str:
-        if not self.line:
-            return self.message
+        if not self.line or not self.text:
+            return f"line {self.line}, column {self.column}: {self.message}" if self.line \
+                else self.message
         src = self.source_line
         # Keep very long lines readable: show a window around the column.
         start = max(0, self.column - 60)
-        shown = src[start:start + 120]
+        shown = _printable(src[start:start + 120])
         lead = "…" if start else ""
-        caret = " " * (len(lead) + self.column - 1 - start) + "^" * min(width, 40)
+        at = self.column - 1 - start
+        marked = max(1, _cells(shown[at:at + min(width, 40)]))
+        caret = " " * (len(lead) + _cells(shown[:at])) + "^" * marked
         return (f"line {self.line}, column {self.column}: {self.message}\n"
                 f"  {lead}{shown}\n  {caret}")
 
@@ -53,6 +65,20 @@ class ShapeError(SymCNNError):
         self.column = column
         self.minimum = minimum
         super().__init__(message)
+
+
+def _printable(s: str) -> str:
+    """The line as a terminal should show it under the message: every space-like
+    character one space, every control or format character (NUL, a right-to-left
+    override …) a visible U+FFFD, so nothing breaks the line or moves the caret."""
+    return "".join(" " if c.isspace() else "\ufffd" if unicodedata.category(c)[0] == "C"
+                   else c for c in s)
+
+
+def _cells(s: str) -> int:
+    """Terminal columns ``s`` takes: wide (CJK) characters two, combining marks none."""
+    return sum(0 if unicodedata.combining(c) else
+               2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in s)
 
 
 def _source_line(text: str, line: int) -> str:

@@ -4,7 +4,9 @@ After expansion the items hold only layer records, repeats, branches and blocks 
 expansion, labelled ``bottleneck(64, 2)``), with every structural value (kernel, stride,
 padding, dilation, groups, repeat count, output size) an int in range. Channel counts may
 stay SymPy expressions in free width names (``conv3-k``): those are the symbolic widths.
-Recursion (direct or mutual) is refused, and so is an expansion past MAX_LAYERS records.
+Recursion (direct or mutual) is refused, and so is an expansion past MAX_LAYERS layers
+(each becomes at least one row, and a network has at most MAX_ROWS) or past MAX_RECORDS
+records (layers, blocks, repeats and branches together: chains of calls cost too).
 """
 
 from __future__ import annotations
@@ -17,31 +19,48 @@ from .dims import size_symbol
 from .errors import NotationError
 from .layers import (FC, SE, AdaptiveAvgPool, Block, Branches, Call, Conv, Definition, Item,
                      Network, Pool, Repeat, value_text)
-from .notation import MAX_NESTING, MAX_VALUE
+from .notation import MAX_NESTING, MAX_ROWS, MAX_VALUE
 
 __all__ = ["expand", "MAX_LAYERS"]
 
-MAX_LAYERS = 1_000_000  # layer records a network may expand to (repeats count once)
+MAX_LAYERS = MAX_ROWS  # layers a network may expand to (a repeat's body counts once)
+MAX_RECORDS = 300_000  # layers, blocks, repeats and branches it may expand to
 
 
 class _Expander:
     def __init__(self, defs: tuple[Definition, ...]) -> None:
         self.defs = {d.name: d for d in defs}
-        self.made = 0
+        self.made = 0     # layers
+        self.records = 0  # layers, blocks, repeats and branches
+        self.depth = 0    # repeats, branches and calls around the item being expanded
 
     def items(self, items, env: dict, stack: tuple[str, ...]) -> tuple[Item, ...]:
         return tuple(self.item(i, env, stack) for i in items)
 
     def item(self, item, env: dict, stack: tuple[str, ...]) -> Item:
-        if isinstance(item, Call):
-            return self.call(item, env, stack)
-        if isinstance(item, Repeat):
-            return Repeat(self.items(item.body, env, stack),
-                          _val(item.count, env, "the repeat count", item), item.line,
-                          item.column)
-        if isinstance(item, Branches):
-            return replace(item, branches=tuple(self.items(b, env, stack)
-                                                for b in item.branches))
+        self.records += 1
+        if self.records > MAX_RECORDS:
+            raise NotationError(f"the network expands to more than {MAX_RECORDS:,} layers "
+                                f"and blocks", line=item.line, column=item.column)
+        if isinstance(item, (Call, Repeat, Branches)):
+            # Nesting adds up through definitions (each body may nest up to the limit):
+            # the limit holds for the expanded network, whose every stage recurses on it.
+            self.depth += 1
+            try:
+                if self.depth > MAX_NESTING:
+                    raise NotationError(f"blocks nest more than {MAX_NESTING} deep once "
+                                        f"definitions are expanded (repeats, blocks and "
+                                        f"calls count)", line=item.line, column=item.column)
+                if isinstance(item, Call):
+                    return self.call(item, env, stack)
+                if isinstance(item, Repeat):
+                    return Repeat(self.items(item.body, env, stack),
+                                  _val(item.count, env, "the repeat count", item), item.line,
+                                  item.column)
+                return replace(item, branches=tuple(self.items(b, env, stack)
+                                                    for b in item.branches))
+            finally:
+                self.depth -= 1
         self.made += 1
         if self.made > MAX_LAYERS:
             raise NotationError(f"the network expands to more than {MAX_LAYERS:,} layers",
@@ -59,10 +78,9 @@ class _Expander:
             chain = " → ".join((*stack[stack.index(call.name):], call.name))
             raise NotationError(f"'{call.name}' calls itself ({chain}); definitions cannot "
                                 f"recurse", **where)
-        if len(stack) >= MAX_NESTING:
-            raise NotationError(f"calls nest more than {MAX_NESTING} deep", **where)
         if len(call.args) > len(d.params):
-            raise NotationError(f"'{d.name}' takes {len(d.params)} values, got "
+            n = len(d.params)
+            raise NotationError(f"'{d.name}' takes {n} value{'s' if n != 1 else ''}, got "
                                 f"{len(call.args)}", **where)
         args = [_val(a, env, "an argument", call, lo=0, symbolic=True) for a in call.args]
         inner: dict = {}
@@ -88,14 +106,63 @@ def _val(v, env: dict, what: str, at, lo: int = 1, symbolic: bool = False):
     if r.is_Integer:
         n = int(r)
         if not lo <= n <= MAX_VALUE:
-            raise NotationError(f"{what} is {value_text(v)} = {n}; it must be between {lo} "
+            shown = value_text(v) + ("" if value_text(v) == str(n) else f" = {n}")
+            raise NotationError(f"{what} is {shown}; it must be between {lo} "
                                 f"and {MAX_VALUE:,}", line=at.line, column=at.column)
         return n
     if symbolic and r.free_symbols:
+        shown = value_text(v) + ("" if r == v else f" = {value_text(r)}")
+        terms, degree, bits = _size(r, {})
+        if terms > MAX_TERMS or degree > MAX_DEGREE or bits > MAX_BITS:
+            raise NotationError(f"{what} {value_text(v)} grows too large a formula (at most "
+                                f"{MAX_TERMS} terms of degree {MAX_DEGREE}, numbers below "
+                                f"2^{MAX_BITS})", line=at.line, column=at.column)
+        names = ", ".join(sorted(s.name for s in r.free_symbols))
+        if lo >= 1 and r.is_nonpositive:
+            raise NotationError(f"{what} is {shown}, which is not positive for any positive "
+                                f"{names}", line=at.line, column=at.column)
+        if r.is_negative:
+            raise NotationError(f"{what} is {shown}, which is negative for every positive "
+                                f"{names}", line=at.line, column=at.column)
         return r
     names = ", ".join(sorted(s.name for s in r.free_symbols))
     raise NotationError(f"{what} must be a number here, but {value_text(v)} leaves {names} "
                         f"without a value", line=at.line, column=at.column)
+
+
+MAX_TERMS = 64    # a symbolic width expands to at most this many terms,
+MAX_DEGREE = 8    # of at most this degree in the width names,
+MAX_BITS = 512    # with numbers below 2^MAX_BITS: definitions that feed a width into
+#                   another ({w*w+1} through ten calls) would otherwise grow without bound
+
+
+def _size(e, memo: dict) -> tuple[int, int, int]:
+    """Upper bounds on the terms, degree and number size (bits) of ``e`` expanded, each
+    capped just past its limit; shared subexpressions are visited once."""
+    if e in memo:
+        return memo[e]
+    if e.is_Number:
+        p, q = e.as_numer_denom()
+        out = (1, 0, max(int(p).bit_length(), int(q).bit_length()))
+    elif e.is_Symbol:
+        out = (1, 1, 0)
+    elif e.is_Pow and e.exp.is_Integer:
+        t, d, b = _size(e.base, memo)
+        n = abs(int(e.exp))
+        out = (t ** min(n, MAX_TERMS + 1) if t > 1 else 1, d * n, b * n)
+    else:
+        parts = [_size(a, memo) for a in e.args]
+        if e.is_Mul:
+            t, d, b = 1, 0, 0
+            for pt, pd, pb in parts:
+                t, d, b = min(t * pt, MAX_TERMS + 1), d + pd, b + pb
+            out = (t, d, b)
+        else:  # Add, floor …: the terms of the parts, side by side
+            out = (sum(p[0] for p in parts), max((p[1] for p in parts), default=0),
+                   max((p[2] for p in parts), default=0) + len(parts).bit_length())
+    out = (min(out[0], MAX_TERMS + 1), min(out[1], MAX_DEGREE + 1), min(out[2], MAX_BITS + 1))
+    memo[e] = out
+    return out
 
 
 def _layer(layer, env: dict):
@@ -133,4 +200,7 @@ def _layer(layer, env: dict):
 
 def expand(network: Network) -> tuple[Item, ...]:
     """The network's items with every call expanded and every value checked."""
-    return _Expander(network.defs).items(network.items, {}, ())
+    try:
+        return _Expander(network.defs).items(network.items, {}, ())
+    except NotationError as e:
+        raise e.located(getattr(network, "_source", "")) from None

@@ -8,7 +8,9 @@ letters: no user text ever reaches ``eval``, ``sympify`` or ``parse_expr``.
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import gc
 import re
 from pathlib import Path
 
@@ -17,17 +19,19 @@ from lark.exceptions import UnexpectedCharacters, UnexpectedInput, UnexpectedTok
 
 import sympy
 
-from .dims import size_symbol
+from .dims import MAX_INPUT, size_symbol
 from .errors import NotationError
 from .layers import (FC, SE, AdaptiveAvgPool, BatchNorm, Branches, Call, Conv, Definition,
                      Elementwise, InputSpec, Item, LayerNorm, Network, Pool, Repeat, Scale)
 
-__all__ = ["parse", "parse_input", "MAX_VALUE", "MAX_NESTING"]
+__all__ = ["parse", "parse_input", "MAX_VALUE", "MAX_NESTING", "MAX_ROWS"]
 
-MAX_VALUE = 10**12    # largest number accepted anywhere (sizes, filters, repeat counts …)
+MAX_VALUE = MAX_INPUT  # largest number accepted anywhere (10¹²: sizes, filters, counts …)
 MAX_DIGITS = 13       # longer digit runs are refused before conversion
 MAX_NESTING = 100     # deepest nesting of parentheses
 MAX_TEXT = 10_000_000  # characters of notation
+MAX_ROWS = 100_000    # distinct rows (layers on a shape) a network may expand to
+MAX_TOKENS = 1_000_000  # tokens of notation parsed (100,000 layers of up to 10 tokens)
 
 _GRAMMAR = "symcnn.lark"
 
@@ -49,19 +53,51 @@ def _parser() -> Lark:
 
 def parse(text: str) -> Network:
     """Parse notation text into a :class:`Network`; raise :class:`NotationError` if invalid."""
-    if not isinstance(text, str):
-        raise NotationError(f"notation must be text (str), not {type(text).__name__}")
-    if len(text) > MAX_TEXT:
-        raise NotationError(f"notation is {len(text):,} characters long; the limit is "
-                            f"{MAX_TEXT:,}")
-    tree = _run(text, "start")
-    statements = _transform(text, tree)
-    return _network(text, statements)
+    _check_text(text, "notation")
+    with _no_gc():
+        statements = _transform(text, _run(text, "start"))
+    net = _network(text, statements)
+    # The text, for carets under errors found later (expansion, shapes); not a field, so
+    # it takes no part in == or repr.
+    object.__setattr__(net, "_source", text)
+    return net
 
 
 def parse_input(text: str) -> InputSpec:
     """Parse an input size such as ``224x224x3`` or ``HxWxC`` (H×W×C order)."""
+    _check_text(text, "an input size")
     return _transform(text, _run(text, "dims_only"))
+
+
+_TOKEN = re.compile(r"#[^\n]*|\s+|[A-Za-z_]+|[0-9]+|.", re.S)  # about one per Lark token
+
+
+def _check_text(text, what: str) -> None:
+    """Refuse what is not text, or too long to parse in bounded time and memory."""
+    if not isinstance(text, str):
+        raise NotationError(f"{what} must be text (str), not {type(text).__name__}")
+    if len(text) > MAX_TEXT:
+        raise NotationError(f"{what} is {len(text):,} characters long; the limit is "
+                            f"{MAX_TEXT:,}")
+    if len(text) > MAX_TOKENS:  # fewer characters cannot hold more tokens
+        n = _TOKEN.subn("", text)[1]
+        if n > MAX_TOKENS:
+            raise NotationError(f"{what} has {n:,} tokens (names, numbers, signs and "
+                                f"spaces); the limit is {MAX_TOKENS:,}, about "
+                                f"{MAX_ROWS:,} layers")
+
+
+@contextlib.contextmanager
+def _no_gc():
+    """Parsing builds millions of small acyclic objects; the cyclic garbage collector
+    would rescan them again and again (half the time of a 100,000-layer parse)."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def _run(text: str, start: str):
@@ -107,14 +143,17 @@ def _network(text: str, statements: list) -> Network:
 _BUILTIN_BLOCKS = {"res", "add", "cat", "aux"}
 _BUILTIN_CALLS = {"se"}
 MAX_NAME = 64  # characters in a definition or width name
+MAX_EXPR_SIZE = 64  # names, numbers and operations of an expression in braces
+MAX_EXPR_OPS = 10_000  # distinct operations the braced expressions of a text compute
 
 
 def _num(tok: Token, what: str, lo: int = 1) -> int:
-    if len(tok) > MAX_DIGITS or not lo <= int(tok) <= MAX_VALUE:
+    digits = tok.lstrip("0") or "0"  # converted only once known to be short
+    if len(digits) > MAX_DIGITS or not lo <= int(digits) <= MAX_VALUE:
         raise NotationError(f"{what} must be between {lo} and {MAX_VALUE:,}; got "
                             f"{_clip(str(tok))}", line=tok.line, column=tok.column,
                             width=len(tok))
-    return int(tok)
+    return int(digits)
 
 
 def _clip(s: str, n: int = 20) -> str:
@@ -129,8 +168,10 @@ def _name(tok: Token) -> sympy.Symbol:
     return size_symbol(name)
 
 
-def _value(ch, what: str, lo: int = 1):
-    """A value rule's child: digits (checked against the range), a letter or {expr}."""
+def _value(ch, what: str, lo: int = 1, meta=None, skip: int = 0):
+    """A value rule's child: digits (checked against the range), a letter or {expr}; an
+    expression without names is a number and checked as one (``meta``, ``skip``: where
+    the rule starts and how many characters precede its value)."""
     (c,) = ch
     if isinstance(c, Token):
         if c.type in ("SYMBOL", "IDENT"):
@@ -138,7 +179,22 @@ def _value(ch, what: str, lo: int = 1):
         if c.type == "SAME":
             return "same"
         return _num(c, what, lo)
-    return c  # an expression built by the expr rules
+    if c.is_Integer:  # e.g. {2*32}
+        if not lo <= c <= MAX_VALUE:
+            raise NotationError(f"{what} must be between {lo} and {MAX_VALUE:,}; got "
+                                f"{_clip(str(c))}", line=meta.line,
+                                column=meta.column + skip, width=meta.end_pos -
+                                meta.start_pos - skip)
+        return int(c)
+    # an expression in width names, built by the expr rules; its numbers (folded, as in
+    # {1000000*1000000*w}) stay in range, so that str() writes notation that parses
+    big = max((max(abs(n.p), n.q) for n in c.atoms(sympy.Rational)), default=0)
+    if big > MAX_VALUE:
+        raise NotationError(f"numbers in braces must stay at most {MAX_VALUE:,}; this "
+                            f"expression makes {_clip(str(big))}", line=meta.line,
+                            column=meta.column + skip,
+                            width=meta.end_pos - meta.start_pos - skip)
+    return c
 
 
 def _options(children) -> dict:
@@ -169,6 +225,8 @@ class _Builder(Transformer_NonRecursive):
     def __init__(self) -> None:
         super().__init__()
         self._depths: dict[int, int] = {}  # id(Repeat) → nesting depth, for the limit
+        self._results: dict = {}  # (operator, a, b) → a braced expression's value
+        self._ops = 0             # distinct operations computed
 
     def start(self, meta, children):
         return _splice(children)
@@ -185,34 +243,34 @@ class _Builder(Transformer_NonRecursive):
 
     # values ------------------------------------------------------------------------
     def kernel(self, meta, ch):
-        return ("kernel", _value(ch, "a kernel size"))
+        return ("kernel", _value(ch, "a kernel size", meta=meta))
 
     def filters(self, meta, ch):
-        return _value(ch, "a filter count")
+        return _value(ch, "a filter count", meta=meta)
 
     def units(self, meta, ch):
-        return _value(ch, "a unit count")
+        return _value(ch, "a unit count", meta=meta)
 
     def outsize(self, meta, ch):
-        return _value(ch, "an output size")
+        return _value(ch, "an output size", meta=meta)
 
     def count(self, meta, ch):
-        return _value(ch, "a repeat count")
+        return _value(ch, "a repeat count", meta=meta)
 
     def value(self, meta, ch):
-        return _value(ch, "a number", lo=0)
+        return _value(ch, "a number", lo=0, meta=meta)
 
     def stride(self, meta, ch):
-        return ("stride", _value(ch, "a stride"), meta)
+        return ("stride", _value(ch, "a stride", meta=meta, skip=1), meta)
 
     def padding(self, meta, ch):
-        return ("padding", _value(ch, "a padding", lo=0), meta)
+        return ("padding", _value(ch, "a padding", lo=0, meta=meta, skip=1), meta)
 
     def dilation(self, meta, ch):
-        return ("dilation", _value(ch, "a dilation"), meta)
+        return ("dilation", _value(ch, "a dilation", meta=meta, skip=1), meta)
 
     def groups(self, meta, ch):
-        return ("groups", _value(ch, "a group count"), meta)
+        return ("groups", _value(ch, "a group count", meta=meta, skip=1), meta)
 
     def nobias(self, meta, ch):
         return ("nobias", True, meta)
@@ -220,24 +278,44 @@ class _Builder(Transformer_NonRecursive):
     def ceil(self, meta, ch):
         return ("ceil", True, meta)
 
-    # expressions in braces: built from matched digits and names, never from text
+    # expressions in braces: built from matched digits and names, never from text.
+    # SymPy's cost grows with an expression's size and nesting, so every result is kept
+    # small (MAX_EXPR_SIZE) and a text may ask for MAX_EXPR_OPS distinct operations.
     def plus(self, meta, ch):
-        return _expr(ch[0]) + _expr(ch[1])
+        return self._op(meta, "+", _expr(ch[0]), _expr(ch[1]))
 
     def minus(self, meta, ch):
-        return _expr(ch[0]) - _expr(ch[1])
+        return self._op(meta, "-", _expr(ch[0]), _expr(ch[1]))
 
     def times(self, meta, ch):
-        return _expr(ch[0]) * _expr(ch[1])
+        return self._op(meta, "*", _expr(ch[0]), _expr(ch[1]))
 
     def juxtapose(self, meta, ch):
-        return _expr(ch[0]) * _expr(ch[1])
+        return self._op(meta, "*", _expr(ch[0]), _expr(ch[1]))
 
     def floordiv(self, meta, ch):
         num, den = _expr(ch[0]), _expr(ch[1])
         if den == 0:
             raise NotationError("division by zero", line=meta.line, column=meta.column)
-        return sympy.floor(num / den)
+        return self._op(meta, "//", num, den)
+
+    def _op(self, meta, op: str, a, b):
+        key = (op, a, b)
+        if key in self._results:  # the same operation again costs nothing
+            return self._results[key]
+        self._ops += 1
+        where = dict(line=meta.line, column=meta.column, width=meta.end_pos - meta.start_pos)
+        if self._ops > MAX_EXPR_OPS:
+            raise NotationError(f"expressions in braces ask for more than "
+                                f"{MAX_EXPR_OPS:,} distinct operations", **where)
+        r = a + b if op == "+" else a - b if op == "-" else a * b if op == "*" else \
+            sympy.floor(a / b)
+        if _expr_size(r, MAX_EXPR_SIZE) > MAX_EXPR_SIZE:
+            raise NotationError(f"an expression in braces may grow to at most "
+                                f"{MAX_EXPR_SIZE} names, numbers and operations (k*k*k "
+                                f"counts 5); this one grows past that", **where)
+        self._results[key] = r
+        return r
 
     # layers ------------------------------------------------------------------------
     def conv(self, meta, ch):
@@ -379,6 +457,22 @@ class _Builder(Transformer_NonRecursive):
         raise NotationError(f"internal: unhandled rule {data}")
 
 
+def _expr_size(e, limit: int) -> int:
+    """The names, numbers and operations of ``e`` as the notation writes it (a power
+    k**n as n factors), counted until past ``limit``."""
+    if e.is_Atom:
+        return 1
+    if e.is_Pow and e.exp.is_Integer:
+        n = abs(int(e.exp))
+        return limit + 1 if n > limit else min(limit + 1, 2 * n * _expr_size(e.base, limit) - 1)
+    total = 1
+    for arg in e.args:
+        total += _expr_size(arg, limit - total)
+        if total > limit:
+            break
+    return total
+
+
 def _expr(x):
     """An operand of a braced expression: digits, a name, or a built expression."""
     if isinstance(x, Token):
@@ -426,7 +520,7 @@ def _syntax_error(text: str, e: UnexpectedInput, start: str) -> NotationError:
         expected, at_end, pos = set(e.allowed or ()), False, e.pos_in_stream
     line, column = _line_col(text, pos)
     word = _word_before(text, pos)
-    if not at_end and text[pos] == ")" and text[:pos].count("(") <= text[:pos].count(")"):
+    if not at_end and text[pos] == ")" and not _open_parens(text, pos):
         return NotationError("unmatched ')': no '(' is open", text, line, column)
     if at_end:
         found = "the end of the input"
@@ -440,12 +534,13 @@ def _syntax_error(text: str, e: UnexpectedInput, start: str) -> NotationError:
 
 
 def _expectation(text: str, pos: int, expected: set[str], word: str, start: str) -> str:
-    if text[:pos].count("(") <= text[:pos].count(")"):
+    if not _open_parens(text, pos):
         expected.discard("RPAR")   # LALR merges states: no ')' without an open '('
     if expected & (_LAYER_START - {"LPAR"}):
         first = not re.sub(r"#[^\n]*|\s", "", text[:pos])
         return f"expected {_LAYER_HINT}" + (" or an input line such as 'input 224x224x3'"
-                                            if first and "INPUT" in expected else "")
+                                            if first and "INPUT" in expected else "") + \
+            (" or ')'" if "RPAR" in expected else "")
     if start == "dims_only" or re.search(r"input\s+\S*\Z", text[:pos], re.I):
         return f"expected {_join(expected)} (input is HxWxC, e.g. 224x224x3 or HxWx3)"
     after = f" after {word!r}" if word else ""
@@ -459,7 +554,15 @@ def _expectation(text: str, pos: int, expected: set[str], word: str, start: str)
 
 def _join(expected: set[str]) -> str:
     names = [w for t, w in _WHAT.items() if t in expected] or sorted(expected)
+    if not names:
+        return "something else"
     return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " or " + names[-1]
+
+
+def _open_parens(text: str, pos: int) -> bool:
+    """Whether a '(' is open at ``pos`` (parentheses in comments do not count)."""
+    code = re.sub(r"#[^\n]*", "", text[:pos])
+    return code.count("(") > code.count(")")
 
 
 def _word_before(text: str, pos: int) -> str:

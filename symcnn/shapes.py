@@ -32,11 +32,11 @@ from .errors import NotationError, ShapeError
 from .expand import expand
 from .layers import (FC, SE, AdaptiveAvgPool, BatchNorm, Block, Branches, Conv, Elementwise,
                      InputSpec, Item, Layer, LayerNorm, Network, Pool, Repeat, Scale)
-from .notation import MAX_VALUE
+from .notation import MAX_ROWS, MAX_VALUE
 
 __all__ = ["Row", "Scope", "propagate", "minimum_input", "MAX_ROWS"]
 
-MAX_ROWS = 100_000  # distinct rows a network may expand to (identical repeats are free)
+# MAX_ROWS: distinct rows a network may expand to (identical repeats are free)
 
 Number = int | sympy.Expr
 Shape = tuple[Size, Size, Number]
@@ -222,6 +222,8 @@ def propagate(network: Network, spec: InputSpec, items=None) -> list[Row]:
     items = expand(network) if items is None else items
     try:
         return _rows(items, spec)
+    except NotationError as e:
+        raise e.located(getattr(network, "_source", "")) from None
     except _Failed as f:
         raise _shape_error(items, spec, f.layer, f.path) from None
     except _Invalid as e:
@@ -233,8 +235,25 @@ def _rows(items, spec: InputSpec) -> list[Row]:
     h, w = _dimension(spec.height), _dimension(spec.width)
     c = spec.channels if isinstance(spec.channels, int) else size_symbol(spec.channels)
     rows = [Row(None, (h, w, c))]
-    _run(items, (h, w, c), rows, ())
+    try:
+        _run(items, (h, w, c), rows, ())
+    except _TooMany as t:
+        what = f"'{_clip(str(t.item))}'" if isinstance(t.item, Repeat) else "the network"
+        raise NotationError(f"{what} expands to more than {MAX_ROWS:,} distinct layers (only "
+                            f"repeats that keep the shape are computed in closed form)",
+                            line=t.item.line, column=t.item.column) from None
     return rows
+
+
+class _TooMany(Exception):
+    """More than MAX_ROWS rows; ``item`` is the outermost repeat being run, or the layer."""
+
+    def __init__(self, item) -> None:
+        self.item = item
+
+
+def _clip(s: str, n: int = 60) -> str:
+    return s if len(s) <= n else s[:n - 1] + "…"
 
 
 class _Failed(Exception):
@@ -256,6 +275,8 @@ def _run(items: tuple[Item, ...], shape: Shape, rows: list[Row], path) -> Shape:
             except _Empty:
                 raise _Failed(item, path) from None
             rows.append(row)
+            if len(rows) > MAX_ROWS + 1:  # the input row and MAX_ROWS layers
+                raise _TooMany(item)
             shape = row.out
     return shape
 
@@ -301,6 +322,8 @@ def _branches(block: Branches, shape: Shape, rows: list[Row], path) -> Shape:
         channels = int(channels)
     out = (first[0], first[1], channels)
     rows.append(Row(block.op, out, path=path))
+    if len(rows) > MAX_ROWS + 1:
+        raise _TooMany(block)
     return out
 
 
@@ -319,18 +342,16 @@ def _repeat(rep: Repeat, shape: Shape, rows: list[Row], path) -> Shape:
     later one repeats it exactly: its rows get a count instead of being copied."""
     for done in range(1, rep.count + 1):
         start = len(rows)
-        after = _run(rep.body, shape, rows, path)
+        try:
+            after = _run(rep.body, shape, rows, path)
+        except _TooMany:
+            raise _TooMany(rep) from None
         if after == shape and done < rep.count:
             more, uid = rep.count - done + 1, next(_UIDS)
             rows[start:] = [replace(r, count=r.count * more,
                                     reps=((uid, more, len(path)), *r.reps))
                             for r in rows[start:]]
             return after
-        if len(rows) > MAX_ROWS:
-            raise NotationError(
-                f"'{rep}' expands to more than {MAX_ROWS:,} distinct layers (only repeats "
-                f"that keep the shape are computed in closed form)", line=rep.line,
-                column=rep.column)
         shape = after
     return shape
 
