@@ -72,8 +72,8 @@ def value_text(v: Value) -> str:
     """A count as notation: 64, w, {4*w}, {w//2}."""
     if isinstance(v, int) or (isinstance(v, sympy.Integer)):
         return str(int(v))
-    if isinstance(v, sympy.Symbol) and len(v.name) == 1:
-        return v.name
+    if isinstance(v, sympy.Symbol) and len(v.name) == 1 and v.name not in "xX":
+        return v.name  # bare letters are symbols, except x: the repeat sign
     return "{" + _NotationPrinter().doprint(v).replace(" ", "") + "}"
 
 
