@@ -162,10 +162,12 @@ def mutate(rng: random.Random, text: str) -> str:
             i, j = sorted(rng.sample(range(len(text)), 2))
             text = text[:i] + text[j] + text[i + 1:j] + text[i] + text[j + 1:]
         elif op == 3:
-            text = text[:pos] + chr(rng.choice([rng.randint(0, 0x7f), rng.randint(0x80, 0x2fff),
-                                                rng.randint(0x3000, 0x10ffff)])) + text[pos:]
+            code = rng.choice([rng.randint(0, 0x7f), rng.randint(0x80, 0x2fff),
+                               rng.randint(0x3000, 0x10ffff)])
+            text = text[:pos] + chr(code) + text[pos:]
         elif op == 4:
-            text = text[:pos] + rng.choice("0919") * rng.choice([12, 13, 14, 50, 3000]) + text[pos:]
+            digits = rng.choice("0919") * rng.choice([12, 13, 14, 50, 3000])
+            text = text[:pos] + digits + text[pos:]
         elif op == 5:
             end = min(len(text), pos + rng.randint(1, 40))
             text = text[:end] + text[pos:end] * rng.randint(1, 4) + text[end:]

@@ -464,7 +464,9 @@ def _expr_size(e, limit: int) -> int:
         return 1
     if e.is_Pow and e.exp.is_Integer:
         n = abs(int(e.exp))
-        return limit + 1 if n > limit else min(limit + 1, 2 * n * _expr_size(e.base, limit) - 1)
+        if n > limit:
+            return limit + 1
+        return min(limit + 1, n * _expr_size(e.base, limit) + n - 1)
     total = 1
     for arg in e.args:
         total += _expr_size(arg, limit - total)

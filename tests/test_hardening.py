@@ -18,6 +18,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
+import sympy
 
 import symcnn
 
@@ -127,7 +128,7 @@ def error(out: dict, kind: str, pattern: str, line=None, column=None) -> dict:
 def caret_at(message: str, column: int) -> None:
     """The source line and caret under it agree with the column (first line: message)."""
     first, source, caret = message.split("\n")[:3]
-    assert first.startswith(f"line ") and f"column {column}:" in first
+    assert first.startswith("line ") and f"column {column}:" in first
     start = max(0, column - 60)
     assert caret.index("^") == 2 + (1 if start else 0) + (column - 1 - start), message
 
@@ -293,7 +294,8 @@ NUMERIC = [  # (text, what, column of the number)
 ]
 
 
-@pytest.mark.parametrize("text, what, column", NUMERIC, ids=[w + str(c) for _, w, c in NUMERIC])
+@pytest.mark.parametrize("text, what, column", NUMERIC,
+                         ids=[w + str(c) for _, w, c in NUMERIC])
 def test_thousands_of_digits_in_every_numeric_position(worker, text, what, column):
     line = text.count("\n") + 1
     out = worker.run(f"symcnn.parse({text!r})", seconds=5)
@@ -312,7 +314,8 @@ def test_braced_constants_are_checked_as_numbers(worker):
     error(worker.run("symcnn.parse('conv3-8/{0*2}')"), "NotationError",
           r"a stride must be between 1 .*; got 0", 1, 9)
     error(worker.run("symcnn.parse('fc{1000000000000*1000000000000}')"), "NotationError",
-          r"a unit count must be between 1 .*; got 10000000000000000000… \(25 digits\)", 1, 3)
+          r"a unit count must be between 1 .*; got 10000000000000000000… \(25 digits\)",
+          1, 3)
     error(worker.run("symcnn.parse('fc{111011111111*111111-4k}')"), "NotationError",
           r"numbers in braces must stay at most 1,000,000,000,000; this expression makes "
           r"12334555566654321", 1, 3)  # folded, it would print as a number out of range
@@ -356,7 +359,8 @@ def test_exponential_expansion_is_refused_quickly(worker):
         "\\ndef d30() = relu\\nd0()"
     error(worker.run(f"symcnn.analyze('{text}')", seconds=10), "NotationError",
           r"expands to more than 300,000 layers and blocks")
-    text = "\\n".join(f"def c{i}() = c{i + 1}()" for i in range(70)) + "\\ndef c70() = relu\\n" \
+    text = "\\n".join(f"def c{i}() = c{i + 1}()" for i in range(70)) + \
+        "\\ndef c70() = relu\\n" \
         + "\\n".join(f"def f{i}() = (f{i + 1}() f{i + 1}())" for i in range(20)) + \
         "\\ndef f20() = c0()\\nf0()"
     error(worker.run(f"symcnn.analyze('{text}')", seconds=10), "NotationError",
@@ -402,7 +406,7 @@ def test_numbers_fed_through_definitions_stay_in_range(worker):
 
 def test_long_braced_expressions_are_refused(worker):
     for expr in ["w" + "//2" * 3000, "w//" * 3000 + "2", "k*" * 40 + "k",
-                 "(a+b+c+d+e+f+g+h+i)*" * 3 + "(a+b+c+d+e+f+g+h+i)"]:
+                 "(a+b+c+d+e+f+g+h+i)*" * 5 + "(a+b+c+d+e+f+g+h+i)"]:
         out = worker.run(f"symcnn.parse('conv3-{{' + {expr!r} + '}}')", seconds=10)
         error(out, "NotationError", r"an expression in braces may grow to at most 64 names, "
               r"numbers and operations", 1, 8)
@@ -414,6 +418,12 @@ def test_long_braced_expressions_are_refused(worker):
     out = ok(worker.run("symcnn.parse('conv3-{' + '(' * 5000 + 'w' + ')' * 5000 + '} ' + "
                         "'fc{w//2} ' * 1000)"))
     assert out["items"] == 1001
+
+
+def test_width_named_x_round_trips():
+    # a bare letter x is the repeat sign: a width named x prints in braces
+    net = symcnn.parse("conv3-{x} fc{X} fc{x2}")
+    assert symcnn.parse(str(net)) == net
 
 
 def test_widths_that_cannot_be_positive(worker):
@@ -538,6 +548,3 @@ def test_cli_reports_hostile_input_without_traceback(tmp_path):
                           env=dict(os.environ, PYTHONPATH=str(ROOT)))
     assert proc.returncode == 2
     assert "Traceback" not in proc.stderr and proc.stderr.startswith("symcnn: error:")
-
-
-import sympy  # noqa: E402  (used by the symbolic widths test)
