@@ -67,6 +67,7 @@ DEPTHS = (100, 1000, 10_000)
 
 sys.path.insert(0, str(BENCH_DIR))
 sys.path.insert(1, str(ROOT))
+from bench import timed  # noqa: E402  (median of repeated timings)
 
 # ------------------------------------------------------------------ child processes
 
@@ -213,15 +214,6 @@ def version(dist: str) -> str:
         return importlib.metadata.version(dist)
     except importlib.metadata.PackageNotFoundError:
         return "not installed"
-
-
-def timed(fn, repeat: int) -> float:
-    times = []
-    for _ in range(repeat):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return statistics.median(times)
 
 
 def ms(s: float) -> str:
