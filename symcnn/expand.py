@@ -203,4 +203,4 @@ def expand(network: Network) -> tuple[Item, ...]:
     try:
         return _Expander(network.defs).items(network.items, {}, ())
     except NotationError as e:
-        raise e.located(getattr(network, "_source", "")) from None
+        raise e.located(network.source) from None

@@ -309,6 +309,7 @@ class Network:
     items: tuple[Item, ...]
     input: InputSpec | None = None
     defs: tuple[Definition, ...] = ()
+    source: str = field(default="", compare=False, repr=False)  # the text, for error carets
 
     def __str__(self) -> str:
         lines = [f"input {self.input}"] if self.input is not None else []

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+from dataclasses import replace
 import gc
 import re
 from pathlib import Path
@@ -56,11 +57,7 @@ def parse(text: str) -> Network:
     _check_text(text, "notation")
     with _no_gc():
         statements = _transform(text, _run(text, "start"))
-    net = _network(text, statements)
-    # The text, for carets under errors found later (expansion, shapes); not a field, so
-    # it takes no part in == or repr.
-    object.__setattr__(net, "_source", text)
-    return net
+    return replace(_network(text, statements), source=text)  # carets for later errors
 
 
 def parse_input(text: str) -> InputSpec:

@@ -223,7 +223,7 @@ def propagate(network: Network, spec: InputSpec, items=None) -> list[Row]:
     try:
         return _rows(items, spec)
     except NotationError as e:
-        raise e.located(getattr(network, "_source", "")) from None
+        raise e.located(network.source) from None
     except _Failed as f:
         raise _shape_error(items, spec, f.layer, f.path) from None
     except _Invalid as e:
