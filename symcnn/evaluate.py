@@ -54,7 +54,7 @@ def _terms(expr: sympy.Expr):
 def compile_formula(expr) -> Callable[..., object]:
     """A function of the formula's symbols (as keywords: H=…, W=…, C=…) that returns the
     exact value; each argument may be an int or a NumPy integer array."""
-    terms, lcm = _terms(sympy.sympify(expr) if isinstance(expr, int) else expr)
+    terms, lcm = _terms(sympy.Integer(expr) if isinstance(expr, int) else expr)
     names = sorted({f[0] for _, fs in terms for f in fs})
 
     def evaluate(**values):

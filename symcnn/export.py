@@ -14,7 +14,7 @@ import io
 import json
 
 from .dims import Dim
-from .formatting import (_formulas, _totals, display_rows, memory_formula, pretty,
+from .formatting import (_formulas, _totals, _with_value, display_rows, memory_formula, pretty,
                          shape_text, weights_formula)
 from .report import QUANTITIES
 
@@ -118,8 +118,8 @@ def to_markdown(report) -> str:
         name = row.name + (f" ×{line.copies:,}" if line.copies > 1 else "") + \
             (" (aux)" if row.aux else "")
         cells = [str(line.index), f"`{name}`", shape_text(row.out),
-                 _md_value(memory_formula(row), row.activations),
-                 _md_value(weights_formula(row), row.weights), pretty(row.biases),
+                 _with_value(memory_formula(row), row.activations),
+                 _with_value(weights_formula(row), row.weights), pretty(row.biases),
                  pretty(row.macs)]
         lines.append("| " + " | ".join(_md(c) for c in cells) + " |")
     t = report.totals
@@ -128,8 +128,3 @@ def to_markdown(report) -> str:
     return "\n".join([f"**symcnn** — input {report.input} (H×W×C), {report.dtype}, "
                       f"batch {report.batch}", "", *lines, "", "```text",
                       *_totals(report), "", *_formulas(report), "```"]) + "\n"
-
-
-def _md_value(formula: str, value) -> str:
-    shown = pretty(value)
-    return f"{formula} = {shown}" if isinstance(value, int) and formula != shown else formula

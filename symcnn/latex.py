@@ -77,7 +77,7 @@ def _balanced(s: str) -> bool:
 
 def _sizes(report) -> dict:
     """Each floor of an input symbol → a short symbol h_1, w_1, … (per-stride sizes)."""
-    taken = {s.name for f in report.formulas.values() for s in sympy.sympify(f).free_symbols}
+    taken = {s.name for f in report.formulas.values() for s in f.free_symbols}
     dims = sorted({d for r in report.formula_rows for d in r.out[:2]
                    if isinstance(d, Dim) and d.den > 1},
                   key=lambda d: (d.symbol, d.den, d.offset, d.add))

@@ -298,7 +298,7 @@ def _aux(block: Branches, shape: Shape, rows: list[Row], path) -> Shape:
         del rows[start:]
         _run(block.branches[0], (Dim("H"), Dim("W"), shape[2]), rows, head)
         free = {"H", "W"} & {s.name for r in rows[start:] for s in
-                             sympy.sympify(r.params).free_symbols}
+                             getattr(r.params, "free_symbols", ())}
         if free:
             raise _Invalid("this auxiliary head cannot run on this input and its params "
                            "depend on the input size", block, path) from None
