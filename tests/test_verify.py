@@ -209,7 +209,7 @@ def test_wrong_layer_costs_are_reported_row_by_row(monkeypatch):
 def test_torch_failing_to_run_is_reported(monkeypatch):
     """A network torch cannot run although symcnn accepted it: ok False, torch's values
     missing ("—"), the reason in the notes; nothing raised."""
-    import symcnn.torch as st
+    import symcnn.torch.verifying as st
     real = st.expand
 
     def with_a_huge_kernel(network):
