@@ -50,9 +50,22 @@ class Dim:
 
     def __floordiv__(self, s: int) -> "Size":
         d = Dim.normal(self.symbol, self.offset + self.add * self.den, self.den * s, 0)
-        # A size that is the same for every input symcnn accepts is that number: without
-        # this, a stride-2 conv repeated without end would grow ``den`` without bound.
-        return d.at(1) if d.at(1) == d.at(MAX_INPUT) else d
+        return d.capped()
+
+    def capped(self) -> "Size":
+        """This size in a bounded form with the same value for every input symcnn accepts
+        (1 … MAX_INPUT): a constant is that number, and a floor whose ``den`` exceeds
+        MAX_INPUT (at most one step in range) is rewritten with ``den`` = MAX_INPUT.
+        Without this a stride-2 layer repeated without end would grow ``den`` without
+        bound, and a repeat could never see its shape come back."""
+        lo, hi = self.at(1), self.at(MAX_INPUT)
+        if lo == hi:
+            return lo
+        if self.den <= MAX_INPUT:
+            return self
+        # (H + offset)/den < 2 on 1 … MAX_INPUT: one step, at H = den − offset (≥ 2)
+        step = self.den - self.offset
+        return Dim(self.symbol, MAX_INPUT - step, MAX_INPUT, lo)
 
     def at(self, value: int) -> int:
         """The size when the symbol equals ``value``."""

@@ -32,7 +32,7 @@ from .errors import NotationError, ShapeError
 from .expand import expand
 from .layers import (FC, SE, AdaptiveAvgPool, BatchNorm, Block, Branches, Conv, Elementwise,
                      InputSpec, Item, Layer, LayerNorm, Network, Pool, Repeat, Scale)
-from .notation import MAX_ROWS, MAX_VALUE
+from .notation import MAX_ROWS, MAX_VALUE, RESERVED, reserved_message
 
 __all__ = ["Row", "Scope", "propagate", "minimum_input", "MAX_ROWS"]
 
@@ -126,15 +126,29 @@ def _check(y: Size) -> Size:
     return y
 
 
+def _settle(x: Size, y: Size) -> Size:
+    """``y`` = a layer's output size on input size ``x``, as a number once it is the same
+    for every input on which ``x`` is non-empty. (A Dim is non-decreasing and steps by at
+    most 1, so if ``y`` is constant on [y.minimum(), MAX_VALUE] and that minimum is no
+    more than ``x``'s, the constraint is already carried by ``x``, kept in an earlier row.)
+    Without this, ⌊(H + o)/d⌋ after ``pool2`` and many stride-2 layers would stay a Dim
+    (0 at H = 1, 1 from H = 2) and a repeat could never reach its fixed point."""
+    if isinstance(y, Dim) and isinstance(x, Dim):
+        low = y.minimum()
+        if low <= x.minimum() and y.at(low) == y.at(MAX_VALUE):
+            return y.at(MAX_VALUE)
+    return y
+
+
 def _out(x: Size, k: int, s: int, p: int, d: int = 1, ceil: bool = False) -> Size:
     span = d * (k - 1) + 1  # the dilated kernel
     if not ceil:
-        return _check((x + 2 * p - span) // s + 1)
+        return _settle(x, _check((x + 2 * p - span) // s + 1))
     # Ceil mode: ⌈(x + 2p − span)/s⌉ + 1, minus one if the last window would start in the
     # right padding; that happens (for every x) exactly when p + s > span.
     if p + s <= span:
-        return _check((x + 2 * p - span + s - 1) // s + 1)
-    return _check((x + p + s - 1) // s)
+        return _settle(x, _check((x + 2 * p - span + s - 1) // s + 1))
+    return _settle(x, _check((x + p + s - 1) // s))
 
 
 def _div(c: Number, g: Number, what: str, layer, path) -> Number:
@@ -220,6 +234,7 @@ def propagate(network: Network, spec: InputSpec, items=None) -> list[Row]:
     """The rows of ``network`` on input ``spec`` (ints and/or symbols), input row first.
     ``items`` are the expanded items when the caller already has them."""
     items = expand(network) if items is None else items
+    _check_widths(network, items, spec)
     try:
         return _rows(items, spec)
     except NotationError as e:
@@ -231,10 +246,35 @@ def propagate(network: Network, spec: InputSpec, items=None) -> list[Row]:
                          getattr(e.layer, "line", 0), getattr(e.layer, "column", 0)) from None
 
 
-def _rows(items, spec: InputSpec) -> list[Row]:
+def _check_widths(network: Network, items, spec: InputSpec) -> None:
+    """Refuse a width named like one of ``spec``'s symbols (the parser refuses H, W, C, B
+    and the input line's letters; an input given to analyze may name others)."""
+    known = set(RESERVED) | set(network.input.symbols if network.input else ())
+    clash = set(spec.symbols) - known
+    if not clash:
+        return
+    stack = list(items)
+    while stack:
+        item = stack.pop()
+        if isinstance(item, Repeat):
+            stack.extend(item.body)
+        elif isinstance(item, Block):
+            stack.extend(item.items)
+        elif isinstance(item, Branches):
+            stack.extend(i for b in item.branches for i in b)
+        else:
+            for v in (getattr(item, a, None) for a in ("filters", "groups", "units", "squeeze")):
+                names = {s.name for s in getattr(v, "free_symbols", ())} & clash
+                if names:
+                    raise NotationError(reserved_message(min(names)), network.source,
+                                        item.line, item.column)
+
+
+def _rows(items, spec: InputSpec, rows: list[Row] | None = None) -> list[Row]:
     h, w = _dimension(spec.height), _dimension(spec.width)
     c = spec.channels if isinstance(spec.channels, int) else size_symbol(spec.channels)
-    rows = [Row(None, (h, w, c))]
+    rows = [] if rows is None else rows
+    rows.append(Row(None, (h, w, c)))
     try:
         _run(items, (h, w, c), rows, ())
     except _TooMany as t:
@@ -291,6 +331,8 @@ def _aux(block: Branches, shape: Shape, rows: list[Row], path) -> Shape:
     """A side head: its rows count params only. Where it could not run on this input (it
     is not run at inference), its params are taken from a run on symbolic sizes, which is
     exact as long as they do not depend on the size."""
+    if isinstance(rows, _Needs):
+        return shape  # not run at inference: no constraint on the input
     head, start = (*path, Scope("aux(…)", next(_UIDS))), len(rows)
     try:
         _run(block.branches[0], shape, rows, head)
@@ -338,30 +380,95 @@ def _mismatch(block: Branches, outs) -> str:
 
 
 def _repeat(rep: Repeat, shape: Shape, rows: list[Row], path) -> Shape:
-    """Apply the body ``count`` times. Once an iteration leaves the shape unchanged, every
-    later one repeats it exactly: its rows get a count instead of being copied."""
-    for done in range(1, rep.count + 1):
-        start = len(rows)
-        try:
-            after = _run(rep.body, shape, rows, path)
-        except _TooMany:
-            raise _TooMany(rep) from None
-        if after == shape and done < rep.count:
-            more, uid = rep.count - done + 1, next(_UIDS)
-            rows[start:] = [replace(r, count=r.count * more,
-                                    reps=((uid, more, len(path)), *r.reps))
+    """Apply the body ``count`` times. Once the shape at the start of an iteration is one
+    seen before (a fixed point, or a cycle of ``period`` iterations), every later
+    iteration repeats an earlier one exactly: the rows of the cycle get a count instead of
+    being copied, and the few iterations left over run as usual."""
+    seen: dict = {}  # shape at the start of an iteration → (iteration, first row)
+    done = 0
+    while done < rep.count:
+        if shape in seen:
+            first, start = seen[shape]
+            period = done - first
+            more, left = divmod(rep.count - done, period)
+            uid = next(_UIDS)
+            rows[start:] = [replace(r, count=r.count * (more + 1),
+                                    reps=((uid, more + 1, len(path)), *r.reps))
                             for r in rows[start:]]
-            return after
+            for _ in range(left):
+                shape = _body(rep, shape, rows, path)
+            return shape
+        seen[shape] = (done, len(rows))
+        start = len(rows)
+        after = _body(rep, shape, rows, path)
+        done += 1
+        if isinstance(rows, _Needs) and done < rep.count:
+            step = _translation(shape, after, rows[start:])
+            if step is not None:  # every later iteration: the same rows, moved by step
+                return _skip(rep, after, rows, start, step, rep.count - done, path)
         shape = after
     return shape
 
 
-def minimum_input(network: Network, items=None) -> tuple[int, int] | None:
-    """The smallest (H, W) on which every layer has a non-empty output, or None if no
-    input size up to MAX_VALUE works."""
-    items = expand(network) if items is None else items
+def _body(rep: Repeat, shape: Shape, rows: list[Row], path) -> Shape:
     try:
-        rows = _rows(items, InputSpec("H", "W", "C"))
+        return _run(rep.body, shape, rows, path)
+    except _TooMany:
+        raise _TooMany(rep) from None
+
+
+class _Needs(list):
+    """The rows of a run that only asks for the smallest input (minimum_input): aux heads
+    are skipped, and a repeat that moves every size by a constant (``(pool2/1)x1000000``:
+    H − 1, H − 2, …) jumps to its last iteration."""
+
+
+def _translation(before: Shape, after: Shape, made) -> tuple[int, int] | None:
+    """How much one iteration shifts each spatial size (⌊(H + o)/d⌋ + a → … + a + δ, δ ≤ 0,
+    the same d in every row it made, channels unchanged), or None if it does not."""
+    if after[2] != before[2]:
+        return None
+    step = []
+    for axis in (0, 1):
+        b, a = before[axis], after[axis]
+        if b == a:
+            step.append(0)
+            continue
+        if not (isinstance(b, Dim) and isinstance(a, Dim) and a.add < b.add
+                and (a.symbol, a.offset, a.den) == (b.symbol, b.offset, b.den)):
+            return None
+        if any(not isinstance(r.out[axis], Dim) or r.out[axis].den != b.den for r in made):
+            return None
+        step.append(a.add - b.add)
+    return tuple(step) if any(step) else None
+
+
+def _skip(rep: Repeat, after: Shape, rows: list[Row], start: int, step, left: int, path):
+    """The rows of the last of ``left`` more iterations (the rows just made, moved by
+    ``left`` steps; sizes only shrink, so the last iteration needs the most)."""
+    def moved(x: Size, axis: int) -> Size:
+        return x if not step[axis] else Dim(x.symbol, x.offset, x.den,
+                                            x.add + left * step[axis])
+    for r in rows[start:]:
+        out = (moved(r.out[0], 0), moved(r.out[1], 1), r.out[2])
+        if any(isinstance(y, Dim) and y.minimum() > MAX_VALUE for y in out[:2]):
+            raise _Failed(r.layer, r.path)
+        rows.append(replace(r, out=out))
+    return moved(after[0], 0), moved(after[1], 1), after[2]
+
+
+def minimum_input(network: Network | None, items=None,
+                  channels: int | str | None = None) -> tuple[int, int] | None:
+    """The smallest (H, W) on which every layer that runs at inference has a non-empty
+    output, or None if no input size up to MAX_VALUE works. ``channels`` is the input's
+    channel count (default: the network's input line's, else the symbol C): a network may
+    work for some channel counts only (a residual on the input)."""
+    items = expand(network) if items is None else items
+    if channels is None:
+        spec = network.input if network is not None else None
+        channels = spec.channels if spec is not None else "C"
+    try:
+        rows = _rows(items, InputSpec("H", "W", channels), _Needs())
     except (_Failed, _Invalid):
         return None
     need = [1, 1]
@@ -380,7 +487,7 @@ def _where(layer, path) -> str:
 
 def _shape_error(items, spec: InputSpec, layer: Layer, path) -> ShapeError:
     where = _where(layer, path)
-    minimum = minimum_input(None, items)
+    minimum = minimum_input(None, items, spec.channels)
     if minimum is None:
         return ShapeError(f"{where}: its output would be empty for every input size up to "
                           f"{MAX_VALUE:,}", str(layer), layer.line, layer.column, None)
