@@ -55,9 +55,12 @@ def _parser() -> Lark:
 def parse(text: str) -> Network:
     """Parse notation text into a :class:`Network`; raise :class:`NotationError` if invalid."""
     _check_text(text, "notation")
+    builder = _Builder()
     with _no_gc():
-        statements = _transform(text, _run(text, "start"))
-    return replace(_network(text, statements), source=text)  # carets for later errors
+        statements = _transform(text, _run(text, "start"), builder)
+    network = _network(text, statements)
+    _check_names(text, builder.uses, network.input)
+    return replace(network, source=text)  # carets for later errors
 
 
 def parse_input(text: str) -> InputSpec:
@@ -104,13 +107,33 @@ def _run(text: str, start: str):
         raise _syntax_error(text, e, start) from None
 
 
-def _transform(text: str, tree):
+def _transform(text: str, tree, builder=None):
     try:
-        return _Builder().transform(tree)
+        return (builder or _Builder()).transform(tree)
     except VisitError as e:
         if isinstance(e.orig_exc, NotationError):
             raise _located(text, e.orig_exc) from None
         raise
+
+
+RESERVED = ("H", "W", "C", "B")  # input height, width, channels; batch
+
+
+def _check_names(text: str, uses, spec: InputSpec | None) -> None:
+    """Refuse a width named like an input symbol (H, W, C, B or a letter of the input
+    line): ``fc{H}`` would silently share the symbol of the input height."""
+    taken = set(RESERVED) | set(spec.symbols if spec is not None else ())
+    for tok in uses:
+        name = str(tok)
+        if name in taken:
+            raise NotationError(reserved_message(name), text, tok.line, tok.column, len(name))
+
+
+def reserved_message(name: str) -> str:
+    what = {"H": "the input height", "W": "the input width", "C": "the input channels",
+            "B": "reserved for the batch"}.get(name, "an input size symbol")
+    return (f"a width cannot be named {name}: {name} is {what} (H×W×C), and a width of the "
+            f"same name would be mixed up with it; use another name, e.g. k or {{w}}")
 
 
 def _network(text: str, statements: list) -> Network:
@@ -224,6 +247,10 @@ class _Builder(Transformer_NonRecursive):
         self._depths: dict[int, int] = {}  # id(Repeat) → nesting depth, for the limit
         self._results: dict = {}  # (operator, a, b) → a braced expression's value
         self._ops = 0             # distinct operations computed
+        self.uses: list[Token] = []  # names used as values, outside a definition binding them
+
+    def _note(self, ch) -> None:
+        self.uses.extend(c for c in ch if isinstance(c, Token) and c.type in ("SYMBOL", "IDENT"))
 
     def start(self, meta, children):
         return _splice(children)
@@ -240,33 +267,43 @@ class _Builder(Transformer_NonRecursive):
 
     # values ------------------------------------------------------------------------
     def kernel(self, meta, ch):
+        self._note(ch)
         return ("kernel", _value(ch, "a kernel size", meta=meta))
 
     def filters(self, meta, ch):
+        self._note(ch)
         return _value(ch, "a filter count", meta=meta)
 
     def units(self, meta, ch):
+        self._note(ch)
         return _value(ch, "a unit count", meta=meta)
 
     def outsize(self, meta, ch):
+        self._note(ch)
         return _value(ch, "an output size", meta=meta)
 
     def count(self, meta, ch):
+        self._note(ch)
         return _value(ch, "a repeat count", meta=meta)
 
     def value(self, meta, ch):
+        self._note(ch)
         return _value(ch, "a number", lo=0, meta=meta)
 
     def stride(self, meta, ch):
+        self._note(ch)
         return ("stride", _value(ch, "a stride", meta=meta, skip=1), meta)
 
     def padding(self, meta, ch):
+        self._note(ch)
         return ("padding", _value(ch, "a padding", lo=0, meta=meta, skip=1), meta)
 
     def dilation(self, meta, ch):
+        self._note(ch)
         return ("dilation", _value(ch, "a dilation", meta=meta, skip=1), meta)
 
     def groups(self, meta, ch):
+        self._note(ch)
         return ("groups", _value(ch, "a group count", meta=meta, skip=1), meta)
 
     def nobias(self, meta, ch):
@@ -279,18 +316,23 @@ class _Builder(Transformer_NonRecursive):
     # SymPy's cost grows with an expression's size and nesting, so every result is kept
     # small (MAX_EXPR_SIZE) and a text may ask for MAX_EXPR_OPS distinct operations.
     def plus(self, meta, ch):
+        self._note(ch)
         return self._op(meta, "+", _expr(ch[0]), _expr(ch[1]))
 
     def minus(self, meta, ch):
+        self._note(ch)
         return self._op(meta, "-", _expr(ch[0]), _expr(ch[1]))
 
     def times(self, meta, ch):
+        self._note(ch)
         return self._op(meta, "*", _expr(ch[0]), _expr(ch[1]))
 
     def juxtapose(self, meta, ch):
+        self._note(ch)
         return self._op(meta, "*", _expr(ch[0]), _expr(ch[1]))
 
     def floordiv(self, meta, ch):
+        self._note(ch)
         num, den = _expr(ch[0]), _expr(ch[1])
         if den == 0:
             raise NotationError("division by zero", line=meta.line, column=meta.column)
@@ -430,6 +472,9 @@ class _Builder(Transformer_NonRecursive):
         if len(set(names)) != len(names):
             raise NotationError(f"a parameter of '{name}' is named twice", line=meta.line,
                                 column=meta.column)
+        bound = set(names)  # the body's uses of its parameters are bound, not widths
+        self.uses = [t for t in self.uses if not (str(t) in bound and
+                                                   meta.start_pos <= t.start_pos < meta.end_pos)]
         return Definition(name, params, body, meta.line, meta.column)
 
     def repeat(self, meta, ch):
@@ -547,8 +592,21 @@ def _expectation(text: str, pos: int, expected: set[str], word: str, start: str)
         hint = ""
         if text[pos] in "xX" and re.match(r"(max|avg)?pool", word, re.I):
             hint = f" (to repeat a pool, write ({word})x{text[pos + 1:pos + 2] or 'N'})"
+        elif text[pos] == "-" and re.match(r"dw", word, re.I):
+            hint = (f" (dw takes no filter count: a depthwise conv keeps the channels; "
+                    f"write {word}, and conv1-N after it to change them)")
         return f"expected whitespace between layers{after}{hint}"
-    return f"expected {_join(expected)}{after}"
+    return f"expected {_join(expected)}{after}{_kernel_hint(word, expected)}"
+
+
+def _kernel_hint(word: str, expected: set[str]) -> str:
+    """conv3x64 is a 3×64 kernel waiting for its filter count."""
+    m = re.fullmatch(r"(conv)([0-9]+)[xX]([0-9]+)", word, re.I)
+    if not m or "MINUS" not in expected:
+        return ""
+    conv, k, n = m.groups()
+    return (f" ({word} reads as a {k}×{n} kernel; for {n} filters write {conv}{k}-{n}, "
+            f"for a {k}×{n} kernel {word}-N)")
 
 
 def _join(expected: set[str]) -> str:
