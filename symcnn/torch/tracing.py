@@ -1,0 +1,563 @@
+"""torch → a graph of symcnn operations: trace a module with torch.fx, size every tensor, and
+map each node to a layer record, a merge, an alias or nothing.
+
+The result is a small DAG of :class:`Op` (one per tensor the forward pass makes) that
+:mod:`.structure` turns into nested notation. Conventions:
+
+- the module is traced in eval mode (its mode is restored), with torch's own leaf modules;
+  shapes come from running the traced graph on a meta (or fake) input, so no weights are
+  read and nothing is allocated;
+- a node symcnn cannot map is collected, never skipped: :class:`~symcnn.UnmappedError`
+  lists them all with their module path, class or function and source line;
+- layouts are tracked: ``nchw``, ``nhwc`` (after ``permute(0, 2, 3, 1)``, ConvNeXt) and
+  ``flat`` (after a flatten or a view to N×F); a ``Linear`` on ``flat`` is ``fc``, on
+  ``nhwc`` a 1×1 convolution; a layer norm over the channels of ``nhwc`` is ``ln``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import operator
+from dataclasses import dataclass, field
+
+import torch
+import torch.fx as fx
+from torch import nn
+from torch.nn import functional as F
+
+from ..errors import SymCNNError
+from ..layers import (FC, SE, AdaptiveAvgPool, BatchNorm, Conv, Elementwise, LayerNorm, Pool,
+                      Scale)
+
+__all__ = ["Op", "Traced", "trace", "UnmappedError", "TraceFailed"]
+
+
+class UnmappedError(SymCNNError):
+    """Operations with no notation equivalent; ``ops`` lists (module path, what, where)."""
+
+    def __init__(self, message: str, ops: tuple = ()) -> None:
+        self.ops = ops
+        super().__init__(message)
+
+
+class TraceFailed(SymCNNError):
+    """torch.fx could not trace the module (data-dependent control flow, …)."""
+
+
+@dataclass(eq=False)
+class Op:
+    """One tensor of the forward pass. ``kind``: "input", "layer" (``layer`` applied to
+    ``args[0]``), "alias" (the same values as ``args[0]``: flatten, view, permute, eval-mode
+    stochastic depth), "add", "cat", "mul" (merges of ``args``), "output"."""
+    kind: str
+    args: list["Op"] = field(default_factory=list)
+    layer: object = None
+    module: str = ""          # the module path the node belongs to ("" for the root)
+    stack: tuple = ()         # (path, class name) of the enclosing modules, outermost first
+    layout: str = "nchw"
+    shape: tuple = ()
+    where: str = ""           # source file and line
+    users: list["Op"] = field(default_factory=list)
+    name: str = ""
+
+
+@dataclass
+class Traced:
+    """The traced module: its ops in execution order (input first, output last), the
+    modules the forward pass called, and the parameters it read directly."""
+    ops: list[Op]
+    called: set[str]
+    attrs: set[str]
+    graph: fx.GraphModule
+
+
+class _Tracer(fx.Tracer):
+    def __init__(self) -> None:
+        super().__init__()
+        self.record_stack_traces = True
+
+
+_ACT_MODULES = [(nn.ReLU6, "relu6"), (nn.ReLU, "relu"), (nn.SiLU, "silu"),
+                (nn.Sigmoid, "sigmoid"), (nn.Hardswish, "hardswish"),
+                (nn.Hardsigmoid, "hardsigmoid"), (nn.GELU, "gelu"), (nn.Tanh, "tanh"),
+                (nn.Dropout, "dropout"), (nn.Dropout2d, "dropout"),
+                (nn.AlphaDropout, "dropout")]
+_ACT_FUNCTIONS = {F.relu: "relu", torch.relu: "relu", F.relu_: "relu", torch.relu_: "relu",
+                  F.relu6: "relu6", F.silu: "silu", torch.sigmoid: "sigmoid",
+                  F.sigmoid: "sigmoid", F.hardswish: "hardswish",
+                  F.hardsigmoid: "hardsigmoid", F.gelu: "gelu", torch.tanh: "tanh",
+                  F.tanh: "tanh", F.dropout: "dropout"}
+_ACT_METHODS = {"relu": "relu", "relu_": "relu", "sigmoid": "sigmoid", "sigmoid_": "sigmoid",
+                "tanh": "tanh", "tanh_": "tanh"}
+_ALIAS_METHODS = {"contiguous", "clone"}
+
+
+def _where(node: fx.Node) -> str:
+    """'file.py:123' of the user's code that made this node (the innermost frame)."""
+    trace = (node.stack_trace or "").strip().splitlines()
+    for line in reversed(trace):
+        line = line.strip()
+        if not line.startswith("File "):
+            continue
+        try:
+            path, lineno = line.split('"')[1], line.split("line ")[1].split(",")[0]
+        except IndexError:
+            continue
+        if "/torch/" in path.replace("\\", "/"):
+            continue  # fx's and torch's own frames
+        return f"{path}:{lineno}"
+    return "unknown source line"
+
+
+def _stack(node: fx.Node) -> tuple:
+    stack = node.meta.get("nn_module_stack") or {}
+    out = []
+    for path, cls in stack.values():
+        name = cls if isinstance(cls, str) else getattr(cls, "__name__", str(cls))
+        out.append((path, name.rsplit(".", 1)[-1]))
+    return tuple(out)
+
+
+def _pair(v) -> tuple[int, int]:
+    return (v, v) if isinstance(v, int) else (int(v[0]), int(v[1]))
+
+
+class _Unmapped(Exception):
+    def __init__(self, why: str) -> None:
+        self.why = why
+
+
+def _same(pair: tuple[int, int], what: str) -> int:
+    if pair[0] != pair[1]:
+        raise _Unmapped(f"{what} {pair[0]}×{pair[1]} differs between height and width "
+                        "(the notation has one value for both)")
+    return pair[0]
+
+
+def _conv(m: nn.Conv2d) -> Conv:
+    (kh, kw), d = m.kernel_size, _same(_pair(m.dilation), "dilation")
+    stride = _same(_pair(m.stride), "stride")
+    if isinstance(m.padding, str):
+        padding = "same" if m.padding == "same" else 0
+    else:
+        p = _pair(m.padding)
+        padding = None if p == (d * (kh // 2), d * (kw // 2)) else _same(p, "padding")
+    bias = m.bias is not None
+    if m.groups == m.in_channels == m.out_channels and m.groups > 1:
+        return Conv((kh, kw), None, stride, padding, d, 1, bias, True)
+    return Conv((kh, kw), m.out_channels, stride, padding, d, m.groups, bias)
+
+
+def _pool(op: str, kernel, stride, padding, dilation, ceil) -> Pool:
+    k = _pair(kernel)
+    s = k if stride is None or stride == [] or stride == () else _pair(stride)
+    if op == "max" and _pair(dilation) != (1, 1):
+        raise _Unmapped("a dilated max pool has no notation")
+    p = _same(_pair(padding), "padding")
+    stride_value = None if s == k and k[0] == k[1] else _same(s, "stride")
+    return Pool(op, k, stride_value, p, bool(ceil))
+
+
+def _adaptive(size, shape) -> AdaptiveAvgPool:
+    out = _pair(size) if not isinstance(size, (list, tuple)) or None not in size else \
+        tuple(shape[2 + i] if s is None else s for i, s in enumerate(size))
+    return AdaptiveAvgPool(tuple(int(v) for v in out))
+
+
+def _kw(node: fx.Node, i: int, name: str, default):
+    if len(node.args) > i:
+        return node.args[i]
+    return node.kwargs.get(name, default)
+
+
+class _Mapper:
+    """Maps fx nodes to Ops, collecting what it cannot map."""
+
+    def __init__(self, gm: fx.GraphModule, shapes: dict) -> None:
+        self.gm, self.shapes = gm, shapes
+        self.ops: dict[fx.Node, Op | None] = {}
+        self.order: list[Op] = []
+        self.unmapped: list[tuple[str, str, str, str]] = []
+        self.called: set[str] = set()
+        self.attrs: set[str] = set()
+
+    def tensor(self, x) -> Op | None:
+        return self.ops.get(x) if isinstance(x, fx.Node) else None
+
+    def run(self) -> list[Op]:
+        for node in self.gm.graph.nodes:
+            try:
+                op = self.node(node)
+            except _Unmapped as u:
+                # every one is reported; what it feeds is still mapped as usual
+                self.unmapped.append((self.path(node), self.what(node), _where(node), u.why))
+                op = Op("unmapped", shape=tuple(self.shapes[node])) if self.is_tensor(node) \
+                    else None
+            self.ops[node] = op
+            if op is not None:
+                op.name = node.name
+                op.module = op.module or self.path(node)
+                op.stack = _stack(node)
+                op.where = _where(node)
+                shape = self.shapes.get(node)
+                if isinstance(shape, torch.Size):
+                    op.shape = tuple(shape)
+                self.order.append(op)
+        return self.order
+
+    def path(self, node: fx.Node) -> str:
+        if node.op == "call_module":
+            return str(node.target)
+        stack = _stack(node)
+        return stack[-1][0] if stack else ""
+
+    def what(self, node: fx.Node) -> str:
+        if node.op == "call_module":
+            return type(self.gm.get_submodule(node.target)).__name__
+        if node.op == "call_method":
+            return f"Tensor.{node.target}"
+        t = node.target
+        mod = getattr(t, "__module__", "") or ""
+        return f"{mod}.{getattr(t, '__name__', t)}".lstrip(".")
+
+    def is_tensor(self, node) -> bool:
+        return isinstance(self.shapes.get(node), torch.Size)
+
+    def node(self, node: fx.Node) -> Op | None:
+        if node.op == "placeholder":
+            return Op("input", shape=tuple(self.shapes[node]))
+        if node.op == "output":
+            out = node.args[0]
+            if not isinstance(out, fx.Node) or self.tensor(out) is None:
+                raise _Unmapped("the forward pass returns several outputs or a container "
+                                "(a tuple, a dict); symcnn imports networks with one output "
+                                "tensor: trace the part that makes it")
+            return Op("output", [self.tensor(out)])
+        if node.op == "get_attr":
+            self.attrs.add(str(node.target))
+            return None
+        shape = self.shapes.get(node)
+        if isinstance(shape, tuple) and not isinstance(shape, torch.Size):
+            raise _Unmapped("an operation that makes several tensors (a split or chunk "
+                            "into branches)")
+        if not self.is_tensor(node):
+            return None  # sizes, shapes and other metadata
+        tensors = [self.tensor(a) for a in node.args if self.tensor(a) is not None]
+        if node.op == "call_module":
+            self.called.add(str(node.target))
+            return self.module(node, self.gm.get_submodule(node.target), tensors)
+        if node.op == "call_function":
+            return self.function(node, tensors)
+        if node.op == "call_method":
+            return self.method(node, tensors)
+        raise _Unmapped(f"fx node kind {node.op}")  # pragma: no cover
+
+    def layout_of(self, op: Op) -> str:
+        return op.layout
+
+    def layer(self, x: Op, layer, layout: str | None = None) -> Op:
+        return Op("layer", [x], layer, layout=layout or x.layout)
+
+    def module(self, node, m: nn.Module, xs: list[Op]) -> Op:
+        if len(xs) != 1:
+            raise _Unmapped(f"a module called on {len(xs)} tensors")
+        x = xs[0]
+        for cls, kind in _ACT_MODULES:
+            if type(m) is cls or (isinstance(m, cls) and cls is nn.ReLU6):
+                return self.layer(x, Elementwise(kind))
+        if isinstance(m, nn.Identity):
+            return Op("alias", [x], layout=x.layout)
+        if isinstance(m, nn.Flatten):
+            return self.flatten(x, m.start_dim, m.end_dim)
+        if type(m) is nn.Linear:
+            return self.linear(node, x, tuple(m.weight.shape), m.bias is not None)
+        if type(m) is nn.LayerNorm:
+            return self.layer_norm_module(x, m)
+        self.nchw(x, type(m).__name__)
+        if type(m) is nn.Conv2d:
+            return self.layer(x, _conv(m))
+        if type(m) is nn.MaxPool2d:
+            if m.return_indices:
+                raise _Unmapped("a max pool that returns indices")
+            return self.layer(x, _pool("max", m.kernel_size, m.stride, m.padding,
+                                       m.dilation, m.ceil_mode))
+        if type(m) is nn.AvgPool2d:
+            return self.layer(x, _pool("avg", m.kernel_size, m.stride, m.padding, 1,
+                                       m.ceil_mode))
+        if type(m) is nn.AdaptiveAvgPool2d:
+            return self.layer(x, _adaptive(m.output_size, x.shape))
+        if type(m) is nn.BatchNorm2d:
+            if not (m.affine and m.track_running_stats):
+                raise _Unmapped("batch norm without affine parameters or running "
+                                "statistics has no notation")
+            return self.layer(x, BatchNorm())
+        if type(m) is nn.LocalResponseNorm:
+            if m.size != 5:
+                raise _Unmapped("the notation's lrn is LocalResponseNorm(5)")
+            return self.layer(x, Elementwise("lrn"))
+        if type(m) is nn.Softmax and m.dim in (1, -3):
+            return self.layer(x, Elementwise("softmax"))
+        raise _Unmapped("a module symcnn has no notation for")
+
+    def nchw(self, x: Op, what: str) -> None:
+        if x.layout != "nchw" or len(x.shape) != 4:
+            raise _Unmapped(f"{what} on a {x.layout} tensor of shape {list(x.shape)} "
+                            "(expected N×C×H×W)")
+
+    def linear(self, node, x: Op, weight_shape, bias: bool) -> Op:
+        out, inp = weight_shape
+        if x.layout == "flat" or (len(x.shape) == 2):
+            if not bias:
+                raise _Unmapped("a Linear layer without bias after a flatten (fc has a bias)")
+            return Op("layer", [x], FC(int(out)), layout="flat")
+        if x.layout == "nhwc" and x.shape[-1] == inp:
+            return Op("layer", [x], Conv((1, 1), int(out), bias=bias), layout="nhwc")
+        raise _Unmapped(f"a Linear layer on a tensor of shape {list(x.shape)} that is "
+                        "neither flattened nor channels-last")
+
+    def flatten(self, x: Op, start=1, end=-1) -> Op:
+        if start != 1 or end not in (-1, len(x.shape) - 1):
+            raise _Unmapped(f"a flatten of dimensions {start}..{end}")
+        return Op("alias", [x], layout="flat")
+
+    def function(self, node, xs: list[Op]) -> Op:
+        t = node.target
+        name = getattr(t, "__name__", str(t))
+        if t in _ACT_FUNCTIONS and len(xs) == 1:
+            if t is F.dropout and not _kw(node, 2, "training", True):
+                return self.layer(xs[0], Elementwise("dropout"))
+            return self.layer(xs[0], Elementwise(_ACT_FUNCTIONS[t]))
+        if t is F.hardtanh and (_kw(node, 1, "min_val", -1.0), _kw(node, 2, "max_val", 1.0)) \
+                == (0.0, 6.0):
+            return self.layer(xs[0], Elementwise("relu6"))
+        if t in (operator.add, operator.iadd, torch.add) and len(xs) == 2:
+            return Op("add", xs)
+        if t in (operator.mul, operator.imul, torch.mul):
+            return self.mul(node, xs)
+        if t is torch.cat:
+            parts = [self.tensor(a) for a in node.args[0]]
+            dim = _kw(node, 1, "dim", 0)
+            if None in parts or dim not in (1, -3) or any(p.layout != "nchw" for p in parts):
+                raise _Unmapped("a concatenation that is not along the channels of N×C×H×W "
+                                "tensors")
+            return Op("cat", parts)
+        if t is torch.flatten:
+            return self.flatten(xs[0], _kw(node, 1, "start_dim", 0), _kw(node, 2, "end_dim", -1))
+        if name == "stochastic_depth" and len(xs) == 1:
+            if _kw(node, 3, "training", True):
+                raise _Unmapped("stochastic depth in training mode")
+            return Op("alias", [xs[0]], layout=xs[0].layout)
+        if t in (F.adaptive_avg_pool2d,):
+            self.nchw(xs[0], "adaptive_avg_pool2d")
+            return self.layer(xs[0], _adaptive(_kw(node, 1, "output_size", None), xs[0].shape))
+        if t in (F.max_pool2d, torch.max_pool2d):
+            self.nchw(xs[0], "max_pool2d")
+            if _kw(node, 6, "return_indices", False):
+                raise _Unmapped("a max pool that returns indices")
+            return self.layer(xs[0], _pool("max", _kw(node, 1, "kernel_size", None),
+                                           _kw(node, 2, "stride", None),
+                                           _kw(node, 3, "padding", 0),
+                                           _kw(node, 4, "dilation", 1),
+                                           _kw(node, 5, "ceil_mode", False)))
+        if t in (F.avg_pool2d, torch._C._nn.avg_pool2d):
+            self.nchw(xs[0], "avg_pool2d")
+            return self.layer(xs[0], _pool("avg", _kw(node, 1, "kernel_size", None),
+                                           _kw(node, 2, "stride", None),
+                                           _kw(node, 3, "padding", 0), 1,
+                                           _kw(node, 4, "ceil_mode", False)))
+        if t is F.layer_norm:
+            return self.layer_norm(node, xs)
+        if t is F.linear:
+            w = self.param_shape(node.args[1])
+            bias = len(node.args) > 2 and node.args[2] is not None
+            return self.linear(node, xs[0], w, bias)
+        if t is torch.permute:
+            return self.permute(xs[0], _kw(node, 1, "dims", None))
+        if t is torch.mean:
+            return self.mean(node, xs[0], _kw(node, 1, "dim", None),
+                             _kw(node, 2, "keepdim", False))
+        raise _Unmapped("a function symcnn has no notation for")
+
+    def method(self, node, xs: list[Op]) -> Op:
+        name = node.target
+        x = xs[0] if xs else None
+        if x is None:
+            raise _Unmapped("a method on no tensor")
+        if name in _ACT_METHODS and len(xs) == 1:
+            return self.layer(x, Elementwise(_ACT_METHODS[name]))
+        if name in _ALIAS_METHODS:
+            return Op("alias", [x], layout=x.layout)
+        if name in ("add", "add_") and len(xs) == 2:
+            return Op("add", xs)
+        if name in ("mul", "mul_"):
+            return self.mul(node, xs)
+        if name == "flatten":
+            return self.flatten(x, _kw(node, 1, "start_dim", 0), _kw(node, 2, "end_dim", -1))
+        if name in ("view", "reshape"):
+            shape = self.shapes[node]
+            if len(shape) == 2 and shape[0] == x.shape[0]:
+                return Op("alias", [x], layout="flat")
+            if x.layout == "flat" and len(x.shape) == 2 and tuple(shape) == (*x.shape, 1, 1):
+                return Op("alias", [x], layout="nchw")  # N×F back to N×F×1×1
+            raise _Unmapped(f"a {name} to {list(shape)} (only a flatten to N×F maps)")
+        if name == "permute":
+            dims = node.args[1:] if len(node.args) > 2 else _kw(node, 1, "dims", None)
+            return self.permute(x, dims)
+        if name == "mean":
+            return self.mean(node, x, _kw(node, 1, "dim", None), _kw(node, 2, "keepdim", False))
+        raise _Unmapped("a tensor method symcnn has no notation for")
+
+    def permute(self, x: Op, dims) -> Op:
+        dims = [int(d) % 4 for d in dims] if dims is not None else None
+        if x.layout == "nchw" and dims == [0, 2, 3, 1]:
+            return Op("alias", [x], layout="nhwc")
+        if x.layout == "nhwc" and dims == [0, 3, 1, 2]:
+            return Op("alias", [x], layout="nchw")
+        raise _Unmapped(f"a permute {dims} of a {x.layout} tensor")
+
+    def mean(self, node, x: Op, dim, keepdim) -> Op:
+        dims = sorted(int(d) % 4 for d in (dim if isinstance(dim, (list, tuple)) else [dim])) \
+            if dim is not None else None
+        if x.layout == "nchw" and dims == [2, 3]:
+            return Op("layer", [x], AdaptiveAvgPool((1, 1)),
+                      layout="nchw" if keepdim else "flat")
+        raise _Unmapped(f"a mean over dimensions {dims} (only the global average over H, W "
+                        "maps, to gap)")
+
+    def param_shape(self, node) -> tuple:
+        if isinstance(node, fx.Node) and node.op == "get_attr":
+            self.attrs.add(str(node.target))
+            return tuple(self.shapes[node])
+        raise _Unmapped("a weight that is not a parameter of the module")
+
+    def layer_norm_module(self, x: Op, m: nn.LayerNorm) -> Op:
+        if x.layout == "nhwc" and tuple(m.normalized_shape) == (x.shape[-1],) and \
+                m.elementwise_affine and m.bias is not None:
+            return Op("layer", [x], LayerNorm(), layout="nhwc")
+        raise _Unmapped("a layer norm that is not over the channels of a channels-last "
+                        "tensor with weight and bias")
+
+    def layer_norm(self, node, xs: list[Op]) -> Op:
+        x = xs[0]
+        shape = tuple(_kw(node, 1, "normalized_shape", ()))
+        weight, bias = _kw(node, 2, "weight", None), _kw(node, 3, "bias", None)
+        for p in (weight, bias):
+            if p is not None:
+                self.param_shape(p)
+        if x.layout == "nhwc" and shape == (x.shape[-1],) and weight is not None \
+                and bias is not None:
+            return Op("layer", [x], LayerNorm(), layout="nhwc")
+        raise _Unmapped("a layer norm that is not over the channels of a channels-last "
+                        "tensor with weight and bias")
+
+    def mul(self, node, xs: list[Op]) -> Op:
+        if len(xs) == 2:
+            return Op("mul", xs)
+        params = [a for a in node.args if isinstance(a, fx.Node) and a.op == "get_attr"]
+        if len(xs) == 1 and len(params) == 1:
+            shape = self.param_shape(params[0])
+            x = xs[0]
+            c = x.shape[1] if x.layout == "nchw" else x.shape[-1]
+            if (x.layout == "nchw" and shape == (c, 1, 1)) or \
+                    (x.layout == "nhwc" and shape == (c,)):
+                return self.layer(x, Scale())
+        raise _Unmapped("a multiplication that is neither a merge of two branches nor a "
+                        "per-channel layer scale")
+
+
+def _shapes(gm: fx.GraphModule, example: torch.Tensor) -> dict:
+    """Every node's output size, from running the graph on ``example`` (meta or fake)."""
+    sizes: dict = {}
+
+    class Recorder(fx.Interpreter):
+        def run_node(self, n):
+            out = super().run_node(n)
+            if isinstance(out, torch.Tensor):
+                sizes[n] = out.shape
+            elif isinstance(out, (tuple, list)) and out and \
+                    all(isinstance(t, torch.Tensor) for t in out):
+                sizes[n] = tuple(t.shape for t in out)
+            return out
+
+    Recorder(gm).run(example)
+    return sizes
+
+
+@contextlib.contextmanager
+def evaluating(module: nn.Module):
+    """The module in eval mode inside, its own modes restored after."""
+    modes = [(m, m.training) for m in module.modules()]
+    module.eval()
+    try:
+        yield module
+    finally:
+        for m, training in modes:
+            m.training = training
+
+
+def example_input(module: nn.Module, size: tuple[int, int, int]):
+    """A (1, C, H, W) input on the module's device, and a context to run it in: meta
+    tensors as they are, real weights under a FakeTensorMode (shapes only, no compute)."""
+    h, w, c = size
+    first = next(iter(module.parameters()), None)
+    if first is None or first.device.type == "meta":
+        return torch.empty(1, c, h, w, device="meta"), contextlib.nullcontext()
+    from torch._subclasses.fake_tensor import FakeTensorMode
+    mode = FakeTensorMode(allow_non_fake_inputs=True)
+    with mode:
+        x = torch.empty(1, c, h, w, device=first.device)
+    return x, mode
+
+
+def trace(module: nn.Module, size: tuple[int, int, int]) -> Traced:
+    """Trace ``module`` (in eval mode) and size it on an H×W×C input."""
+    with evaluating(module):
+        tracer = _Tracer()
+        try:
+            graph = tracer.trace(module)
+        except Exception as e:  # fx raises TraceError, TypeError, … for dynamic code
+            raise TraceFailed(_trace_message(e)) from None
+        gm = fx.GraphModule(tracer.root, graph)
+        x, mode = example_input(module, size)
+        try:
+            with mode, torch.no_grad():
+                shapes = _shapes(gm, x)
+        except Exception as e:
+            first = (str(e).strip().splitlines() or [""])[0]
+            raise SymCNNError(f"the traced module does not run on a {size[0]}x{size[1]}x"
+                              f"{size[2]} input: {type(e).__name__}: {first}") from None
+    mapper = _Mapper(gm, shapes)
+    ops = mapper.run()
+    if mapper.unmapped:
+        raise UnmappedError(_unmapped_message(mapper.unmapped), tuple(mapper.unmapped))
+    return Traced(ops, mapper.called, mapper.attrs, gm)
+
+
+def _trace_message(e: Exception) -> str:
+    import traceback
+    frames = [f for f in traceback.extract_tb(e.__traceback__)
+              if "/torch/" not in f.filename.replace("\\", "/")]
+    where = f" at {frames[-1].filename}:{frames[-1].lineno} ({frames[-1].line})" if frames \
+        else ""
+    first = (str(e).strip().splitlines() or [""])[0]
+    return (f"torch.fx cannot trace this module{where}: {type(e).__name__}: {first}. "
+            "Data-dependent control flow (an if or loop on tensor values or sizes) cannot "
+            "be traced: import a submodule that has none, or write that part in notation")
+
+
+def _unmapped_message(items) -> str:
+    """One line per distinct operation and source line, with the module paths it is at."""
+    groups: dict[tuple, list[str]] = {}
+    whys: dict[tuple, str] = {}
+    for path, what, where, why in items:
+        groups.setdefault((what, where), []).append(path or "(root)")
+        whys.setdefault((what, where), why)
+    lines = [f"{len(items)} operation{'s' if len(items) > 1 else ''} symcnn cannot map "
+             "(nothing is counted as zero; write these parts in notation, or import a "
+             "submodule without them):"]
+    for (what, where), paths in groups.items():
+        why = whys[(what, where)]
+        paths = list(dict.fromkeys(paths))
+        at = ", ".join(paths[:3]) + (f" and {len(paths) - 3} more" if len(paths) > 3 else "")
+        lines.append(f"  {at}: {what} at {where}: {why}")
+    return "\n".join(lines)
