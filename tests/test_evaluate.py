@@ -56,3 +56,48 @@ def test_errors():
     with pytest.raises(symcnn.SymCNNError, match="unknown quantity"):
         symcnn.analyze("conv3-8").evaluator("flopz")
     assert compile_formula(17)() == 17
+
+
+# The guard bounds every argument, scalars included (issue 13: C = 10¹² as a Python int
+# beside int64 arrays wrapped to −7,372,036,854,775,808,000).
+CONV = "conv3-1000000"  # MACs = 9·10⁶·C·H·W, params = 9·10⁶·C + 10⁶
+
+
+@pytest.mark.parametrize("kwargs, expected", [
+    (dict(H=np.array([32]), W=np.array([32]), C=10**12), 9 * 10**6 * 10**12 * 32 * 32),
+    (dict(H=np.array([32]), W=np.array([32]), C=np.int64(10**12)), 9 * 10**6 * 10**12 * 32 * 32),
+    (dict(H=np.array([32]), W=32, C=10**12), 9 * 10**6 * 10**12 * 32 * 32),
+    (dict(H=np.array([32], dtype=np.uint64), W=np.uint64(32), C=np.int32(3)), 9 * 10**6 * 3 * 32 * 32),
+    (dict(H=np.array([2**64 - 1], dtype=np.uint64), W=32, C=3), 9 * 10**6 * 3 * (2**64 - 1) * 32),
+    (dict(H=np.array([10**30], dtype=object), W=np.array([1]), C=1), 9 * 10**6 * 10**30),
+    (dict(H=np.int64(32), W=32, C=10**12), 9 * 10**6 * 10**12 * 32 * 32),
+])
+def test_every_argument_is_guarded(kwargs, expected):
+    f = symcnn.analyze(CONV).evaluator("macs")
+    got = f(**kwargs)
+    assert [int(x) for x in np.ravel(got)] == [expected]
+    assert not isinstance(got, np.ndarray) or got.dtype == object or expected < 2**62
+
+
+def test_small_scalars_keep_int64():
+    f = symcnn.analyze(CONV).evaluator("macs")
+    got = f(H=np.array([32, 64]), W=np.array([32, 64]), C=3)
+    assert got.dtype == np.int64 and got.tolist() == [9 * 10**6 * 3 * 32 * 32,
+                                                      9 * 10**6 * 3 * 64 * 64]
+
+
+def test_huge_denominators_are_exact():
+    import sympy
+    h = sympy.Symbol("H", integer=True, positive=True)
+    f = compile_formula(3 * sympy.floor((h + 5) / 2**70) + h)
+    assert f(H=np.array([2**70 - 5, 7]))[0] == 3 + 2**70 - 5
+    assert f(H=np.array([2**70 - 5, 7])).tolist() == [3 + 2**70 - 5, 7]
+
+
+@pytest.mark.parametrize("bad, match", [
+    (True, "not booleans"), (np.array([1.5]), "integers"), (np.array([True]), "integers"),
+    (np.array(["32"]), "integers"), (np.array([32, "x"], dtype=object), "integers")])
+def test_non_integer_arguments_are_refused(bad, match):
+    f = symcnn.analyze(CONV).evaluator("macs")
+    with pytest.raises(symcnn.SymCNNError, match=match):
+        f(H=bad, W=32, C=3)
