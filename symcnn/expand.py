@@ -19,7 +19,7 @@ from .dims import size_symbol
 from .errors import NotationError
 from .layers import (FC, SE, AdaptiveAvgPool, Block, Branches, Call, Conv, Definition, Item,
                      Network, Pool, Repeat, value_text)
-from .notation import MAX_NESTING, MAX_ROWS, MAX_VALUE
+from .notation import MAX_NESTING, MAX_ROWS, MAX_VALUE, no_gc
 
 __all__ = ["expand", "MAX_LAYERS"]
 
@@ -165,7 +165,29 @@ def _size(e, memo: dict) -> tuple[int, int, int]:
     return out
 
 
+_PLAIN = (int, str, type(None))
+
+
+def _plain(layer) -> bool:
+    """Whether every value of ``layer`` is a number already checked by the parser (no
+    parameter to bind, no symbolic width): the record is then used as it is."""
+    if isinstance(layer, Conv):
+        return all(isinstance(v, _PLAIN) for v in (*layer.kernel, layer.filters, layer.stride,
+                                                   layer.padding, layer.dilation, layer.groups))
+    if isinstance(layer, Pool):
+        return all(isinstance(v, _PLAIN) for v in (*layer.kernel, layer.stride, layer.padding))
+    if isinstance(layer, AdaptiveAvgPool):
+        return all(isinstance(v, _PLAIN) for v in layer.output)
+    if isinstance(layer, FC):
+        return isinstance(layer.units, _PLAIN)
+    if isinstance(layer, SE):
+        return isinstance(layer.squeeze, _PLAIN)
+    return True
+
+
 def _layer(layer, env: dict):
+    if not env and _plain(layer):
+        return layer
     if isinstance(layer, Conv):
         return replace(layer, kernel=tuple(_val(k, env, "the kernel size", layer)
                                            for k in layer.kernel),
@@ -201,6 +223,7 @@ def _layer(layer, env: dict):
 def expand(network: Network) -> tuple[Item, ...]:
     """The network's items with every call expanded and every value checked."""
     try:
-        return _Expander(network.defs).items(network.items, {}, ())
+        with no_gc():
+            return _Expander(network.defs).items(network.items, {}, ())
     except NotationError as e:
         raise e.located(network.source) from None

@@ -56,11 +56,74 @@ def parse(text: str) -> Network:
     """Parse notation text into a :class:`Network`; raise :class:`NotationError` if invalid."""
     _check_text(text, "notation")
     builder = _Builder()
-    with _no_gc():
+    with no_gc():
+        flat = _flat(text)
+        if flat is not None:
+            return Network(tuple(flat), source=text)
         statements = _transform(text, _run(text, "start"), builder)
     network = _network(text, statements)
     _check_names(text, builder.uses, network.input)
     return replace(network, source=text)  # carets for later errors
+
+
+# A long text of one-token layers (``conv3-8 relu conv3-8 relu …``, 100,000 of them) spends
+# most of its time in Lark's per-token machinery. It holds few distinct tokens, so each is
+# parsed once by the grammar and its record reused at every position: the same records,
+# positions included, for a fraction of the time. Anything else takes the grammar path.
+FLAT_MIN_TEXT = 20_000   # shorter texts always take the grammar path
+FLAT_MAX_DISTINCT = 1_000  # more distinct tokens than this: the grammar path
+_FLAT_TOKEN = re.compile(r"[^\s\ufeff]+")
+_NOT_FLAT = re.compile(r"[(){}#=|,]")
+
+
+def _flat(text: str) -> list[Item] | None:
+    """The items of ``text`` if it is only whitespace-separated one-token layers (no
+    input line, definitions, blocks, braces or comments), each valid on its own; else
+    None (and the grammar path parses it, errors included)."""
+    if len(text) < FLAT_MIN_TEXT or _NOT_FLAT.search(text):
+        return None
+    records: dict[str, Item] = {}
+    items: list[Item] = []
+    line, line_start, scanned = 1, 0, 0
+    for m in _FLAT_TOKEN.finditer(text):
+        pos = m.start()
+        newlines = text.count("\n", scanned, pos)
+        if newlines:
+            line += newlines
+            line_start = text.rfind("\n", scanned, pos) + 1
+        scanned = pos
+        tok = m.group()
+        item = records.get(tok)
+        if item is None:
+            if len(records) >= FLAT_MAX_DISTINCT:
+                return None
+            item = records[tok] = _one_layer(tok)
+        if item is False:
+            return None
+        items.append(_moved(item, line, pos - line_start + 1))
+    return items
+
+
+def _one_layer(tok: str):
+    """The record of one token parsed alone, or False if it is not a layer (or a repeat
+    of one) without names."""
+    builder = _Builder()
+    try:
+        statements = _transform(tok, _run(tok, "start"), builder)
+    except NotationError:
+        return False
+    if len(statements) != 1 or builder.uses or isinstance(statements[0], (tuple,
+                                                                          Definition)):
+        return False
+    return statements[0]
+
+
+def _moved(item, line: int, column: int):
+    """``item`` (parsed at line 1, column 1) placed at ``line``, ``column``."""
+    if isinstance(item, Repeat):
+        return Repeat(tuple(_moved(b, line, column + b.column - 1) for b in item.body),
+                      item.count, line, column)
+    return replace(item, line=line, column=column)
 
 
 def parse_input(text: str) -> InputSpec:
@@ -88,7 +151,7 @@ def _check_text(text, what: str) -> None:
 
 
 @contextlib.contextmanager
-def _no_gc():
+def no_gc():
     """Parsing builds millions of small acyclic objects; the cyclic garbage collector
     would rescan them again and again (half the time of a 100,000-layer parse)."""
     enabled = gc.isenabled()

@@ -32,7 +32,7 @@ from .errors import NotationError, ShapeError
 from .expand import expand
 from .layers import (FC, SE, AdaptiveAvgPool, BatchNorm, Block, Branches, Conv, Elementwise,
                      InputSpec, Item, Layer, LayerNorm, Network, Pool, Repeat, Scale)
-from .notation import MAX_ROWS, MAX_VALUE, RESERVED, reserved_message
+from .notation import MAX_ROWS, MAX_VALUE, RESERVED, no_gc, reserved_message
 
 __all__ = ["Row", "Scope", "propagate", "minimum_input", "MAX_ROWS"]
 
@@ -236,7 +236,8 @@ def propagate(network: Network, spec: InputSpec, items=None) -> list[Row]:
     items = expand(network) if items is None else items
     _check_widths(network, items, spec)
     try:
-        return _rows(items, spec)
+        with no_gc():  # rows are many small acyclic objects (see notation.no_gc)
+            return _rows(items, spec)
     except NotationError as e:
         raise e.located(network.source) from None
     except _Failed as f:
@@ -468,7 +469,8 @@ def minimum_input(network: Network | None, items=None,
         spec = network.input if network is not None else None
         channels = spec.channels if spec is not None else "C"
     try:
-        rows = _rows(items, InputSpec("H", "W", channels), _Needs())
+        with no_gc():
+            rows = _rows(items, InputSpec("H", "W", channels), _Needs())
     except (_Failed, _Invalid):
         return None
     need = [1, 1]
