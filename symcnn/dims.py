@@ -29,7 +29,7 @@ def size_symbol(name: str) -> sympy.Symbol:
     return sympy.Symbol(name, positive=True, integer=True)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Dim:
     """⌊(symbol + offset)/den⌋ + add, kept in normal form 0 ≤ offset < den."""
     symbol: str
@@ -49,6 +49,8 @@ class Dim:
         return self + (-n)
 
     def __floordiv__(self, s: int) -> "Size":
+        if s == 1:
+            return self
         d = Dim.normal(self.symbol, self.offset + self.add * self.den, self.den * s, 0)
         return d.capped()
 

@@ -59,7 +59,7 @@ def parse(text: str) -> Network:
     with no_gc():
         flat = _flat(text)
         if flat is not None:
-            return Network(tuple(flat), source=text)
+            return Network(tuple(flat[1]), flat[0], source=text)
         statements = _transform(text, _run(text, "start"), builder)
     network = _network(text, statements)
     _check_names(text, builder.uses, network.input)
@@ -74,18 +74,28 @@ FLAT_MIN_TEXT = 20_000   # shorter texts always take the grammar path
 FLAT_MAX_DISTINCT = 1_000  # more distinct tokens than this: the grammar path
 _FLAT_TOKEN = re.compile(r"[^\s\ufeff]+")
 _NOT_FLAT = re.compile(r"[(){}#=|,]")
+_FLAT_INPUT = re.compile(r"[\s\ufeff]*input[\s\ufeff]+([^\s\ufeff]+)", re.I)
 
 
-def _flat(text: str) -> list[Item] | None:
-    """The items of ``text`` if it is only whitespace-separated one-token layers (no
-    input line, definitions, blocks, braces or comments), each valid on its own; else
-    None (and the grammar path parses it, errors included)."""
+def _flat(text: str) -> tuple[InputSpec | None, list[Item]] | None:
+    """The input line and items of ``text`` if it is only an optional first ``input``
+    line and whitespace-separated one-token layers (no definitions, blocks, braces or
+    comments), each valid on its own; else None (and the grammar path parses it, errors
+    included)."""
     if len(text) < FLAT_MIN_TEXT or _NOT_FLAT.search(text):
         return None
+    spec, begin = None, 0
+    head = _FLAT_INPUT.match(text)
+    if head:
+        try:
+            spec = _transform(head.group(1), _run(head.group(1), "dims_only"))
+        except NotationError:
+            return None
+        begin = head.end()
     records: dict[str, Item] = {}
     items: list[Item] = []
     line, line_start, scanned = 1, 0, 0
-    for m in _FLAT_TOKEN.finditer(text):
+    for m in _FLAT_TOKEN.finditer(text, begin):
         pos = m.start()
         newlines = text.count("\n", scanned, pos)
         if newlines:
@@ -101,7 +111,7 @@ def _flat(text: str) -> list[Item] | None:
         if item is False:
             return None
         items.append(_moved(item, line, pos - line_start + 1))
-    return items
+    return spec, items
 
 
 def _one_layer(tok: str):

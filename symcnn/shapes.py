@@ -127,28 +127,36 @@ def _check(y: Size) -> Size:
 
 
 def _settle(x: Size, y: Size) -> Size:
-    """``y`` = a layer's output size on input size ``x``, as a number once it is the same
-    for every input on which ``x`` is non-empty. (A Dim is non-decreasing and steps by at
-    most 1, so if ``y`` is constant on [y.minimum(), MAX_VALUE] and that minimum is no
-    more than ``x``'s, the constraint is already carried by ``x``, kept in an earlier row.)
-    Without this, ⌊(H + o)/d⌋ after ``pool2`` and many stride-2 layers would stay a Dim
-    (0 at H = 1, 1 from H = 2) and a repeat could never reach its fixed point."""
-    if isinstance(y, Dim) and isinstance(x, Dim):
-        low = y.minimum()
-        if low <= x.minimum() and y.at(low) == y.at(MAX_VALUE):
-            return y.at(MAX_VALUE)
+    """``y`` = a layer's output size on input size ``x``, checked (_Empty if it is empty,
+    now or for every input symcnn accepts), and a number once it is the same for every
+    input on which ``x`` is non-empty. (A Dim is non-decreasing and steps by at most 1:
+    if ``y`` is constant on [y.minimum(), MAX_VALUE] and that minimum is no more than
+    ``x``'s, the constraint is already carried by ``x``, kept in an earlier row.) Without
+    this, the size after ``pool2`` and many stride-2 layers would stay a Dim (0 at H = 1,
+    1 from H = 2) and a repeat would never reach its fixed point."""
+    if isinstance(y, int):
+        if y < 1:
+            raise _Empty
+        return y
+    low = y.minimum()
+    if low > MAX_VALUE:
+        raise _Empty
+    if isinstance(x, Dim) and low <= x.minimum():
+        top = y.at(MAX_VALUE)
+        if y.at(low) == top:
+            return top
     return y
 
 
 def _out(x: Size, k: int, s: int, p: int, d: int = 1, ceil: bool = False) -> Size:
     span = d * (k - 1) + 1  # the dilated kernel
     if not ceil:
-        return _settle(x, _check((x + 2 * p - span) // s + 1))
+        return _settle(x, (x + (2 * p - span)) // s + 1)
     # Ceil mode: ⌈(x + 2p − span)/s⌉ + 1, minus one if the last window would start in the
     # right padding; that happens (for every x) exactly when p + s > span.
     if p + s <= span:
-        return _settle(x, _check((x + 2 * p - span + s - 1) // s + 1))
-    return _settle(x, _check((x + p + s - 1) // s))
+        return _settle(x, (x + (2 * p - span + s - 1)) // s + 1)
+    return _settle(x, (x + (p + s - 1)) // s)
 
 
 def _div(c: Number, g: Number, what: str, layer, path) -> Number:

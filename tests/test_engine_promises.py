@@ -138,13 +138,22 @@ def test_a_flat_text_parses_to_the_grammars_records():
             if isinstance(i, Repeat):
                 out += positions(i.body)
         return out
-    assert positions(fast) == positions(grammar.items)
+    assert fast[0] is None
+    assert positions(fast[1]) == positions(grammar.items)
+    assert symcnn.parse(text) == grammar
+    text = "\n input  224×224×3\n" + text
+    grammar = notation._network(text, notation._transform(text, notation._run(text,
+                                                                                 "start")))
+    assert notation._flat(text)[0] == grammar.input == InputSpec(224, 224, 3)
+    assert positions(notation._flat(text)[1]) == positions(grammar.items)
     assert symcnn.parse(text) == grammar
 
 
 NOT_FLAT = [  # texts the grammar parses itself: names, blocks, comments, errors
     "conv3-k relu " * 3000, "conv3-8 relu # c\n" * 3000, "(conv3-8 relu) " * 3000,
-    "input 8x8x3\n" + "relu " * 5000, "relu " * 5000 + "x2", "relu " * 5000 + "conv3x64",
+    "relu input 8x8x3\n" + "relu " * 5000, "input 8x8\n" + "relu " * 5000,
+    "relu " * 5000 + "x2", "relu " * 5000 + "conv3x64", "relu " * 5000 + "input 8x8x3",
+    "input 8x8x3 input 8x8x3 " + "relu " * 5000,
 ]
 
 
