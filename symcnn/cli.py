@@ -13,11 +13,12 @@ Errors in what the user typed print one message to stderr and exit 2, never a tr
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
+import re
+import stat
 import sys
-import tempfile
-from pathlib import Path
 
 __all__ = ["main"]
 
@@ -63,49 +64,228 @@ def _report_parser() -> argparse.ArgumentParser:
     return p
 
 
-def _read_net(net: str) -> str:
-    """Notation text for NET: a zoo name and notation text pass through; a file is read."""
-    from . import zoo
+NOTATION_SUFFIXES = (".cnn", ".txt")
+
+
+def _shown(text: str, limit: int = 120) -> str:
+    """``text`` for an error message: long notation cut to ``limit`` characters."""
+    return text if len(text) <= limit else f"{text[:limit]}… ({len(text):,} characters)"
+
+
+def _stat(path) -> os.stat_result | None:
+    """os.stat, or None where there is no such file: missing, a name too long for the file
+    system (ENAMETOOLONG), a loop of links, a NUL in the name, no permission to look."""
+    try:
+        return os.stat(path)
+    except (OSError, ValueError):
+        return None
+
+
+def read_notation_file(path) -> str:
+    """The text of the notation file ``path`` (a str or path-like): a regular file of at
+    most MAX_FILE_BYTES bytes of UTF-8 text, else a SymCNNError that says why not."""
     from .errors import SymCNNError
-    if net.strip().lower() in zoo.names():
-        return net
-    path = Path(net)
-    looks_like_file = net.endswith((".cnn", ".txt")) or (
-        "\n" not in net and len(net) < 4096 and path.exists())
-    if not looks_like_file:
-        return net
-    if not path.exists():
-        raise SymCNNError(f"notation file not found: {net}")
-    if not path.is_file():
-        raise SymCNNError(f"not a notation file (a directory or a device?): {net}")
-    if path.stat().st_size > MAX_FILE_BYTES:
-        raise SymCNNError(f"notation file is larger than {MAX_FILE_BYTES:,} bytes: {net}")
-    data = path.read_bytes()
+    name = _shown(os.fspath(path))
+    st = _stat(path)
+    if st is None:
+        raise SymCNNError(f"notation file not found: {name}")
+    if not stat.S_ISREG(st.st_mode):
+        raise SymCNNError(f"not a notation file (a directory or a device?): {name}")
+    if st.st_size > MAX_FILE_BYTES:
+        raise SymCNNError(f"notation file is larger than {MAX_FILE_BYTES:,} bytes: {name}")
+    try:
+        with open(path, "rb") as f:
+            data = f.read(MAX_FILE_BYTES + 1)
+    except OSError as e:
+        raise SymCNNError(f"cannot read notation file {name}: {e.strerror or e}") from None
+    if len(data) > MAX_FILE_BYTES:  # it grew after the stat
+        raise SymCNNError(f"notation file is larger than {MAX_FILE_BYTES:,} bytes: {name}")
     if b"\0" in data:
-        raise SymCNNError(f"{net} is a binary file; notation files are plain text")
+        raise SymCNNError(f"{name} is a binary file; notation files are plain text")
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as e:
-        raise SymCNNError(f"{net} is not UTF-8 text (byte {e.start}); notation files are "
+        raise SymCNNError(f"{name} is not UTF-8 text (byte {e.start}); notation files are "
                           "plain text") from None
 
 
-def write_atomic(path: str, data: str | bytes) -> None:
-    """Write a whole file or nothing: a temporary file beside it, then a rename."""
-    target = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent or ".")
+def _read_net(net: str) -> str:
+    """Notation text for the NET argument. A zoo name and notation text pass through; a
+    notation file is read. Which is which, in order:
+
+    - a zoo name (any case) is the zoo's network;
+    - text over several lines (or with a NUL) is notation;
+    - a name ending in .cnn or .txt is a file (missing: "notation file not found");
+    - an existing regular file is read, whatever its name; an existing directory or
+      device whose name holds a path separator is an error;
+    - anything else is notation, however long (never "File name too long").
+    """
+    from . import zoo
+    if net.strip().lower() in zoo.names() or "\n" in net or "\0" in net:
+        return net
+    if net.endswith(NOTATION_SUFFIXES):
+        return read_notation_file(net)
+    st = _stat(net)
+    if st is not None and (stat.S_ISREG(st.st_mode) or os.sep in net):
+        return read_notation_file(net)
+    return net
+
+
+def _distance(a: str, b: str) -> int:
+    """Edits from a to b: insertions, deletions, substitutions and swaps of neighbours
+    (optimal string alignment), so that vgg61 is nearer vgg16 than vgg19."""
+    prev2, prev = None, list(range(len(b) + 1))
+    for i, ca in enumerate(a, 1):
+        row = [i]
+        for j, cb in enumerate(b, 1):
+            d = min(prev[j] + 1, row[j - 1] + 1, prev[j - 1] + (ca != cb))
+            if prev2 is not None and j > 1 and ca == b[j - 2] and a[i - 2] == cb:
+                d = min(d, prev2[j - 2] + 1)
+            row.append(d)
+        prev2, prev = prev, row
+    return prev[-1]
+
+
+def close_names(word: str) -> list[str]:
+    """The zoo names ``word`` is most likely a misspelling of (at most 3), best first."""
+    import difflib
+    from . import zoo
+    key = word.lower()
+    candidates = difflib.get_close_matches(key, zoo.names(), n=6, cutoff=0.6)
+    if not candidates:
+        return []
+    ranked = sorted(candidates, key=lambda n: (_distance(key, n), candidates.index(n)))
+    best = _distance(key, ranked[0])
+    return [n for n in ranked if _distance(key, n) == best][:3]
+
+
+_WORD = re.compile(r"[A-Za-z][A-Za-z0-9_.\-]{0,99}")
+
+
+def notation_hint(text: str, error):
+    """The error to raise for ``text`` that did not parse: ``error`` itself, unless
+    ``text`` is one bare word that looks like a name rather than notation. Then: a
+    misspelt zoo name ("unknown network 'resnet5O'; did you mean resnet50? (symcnn
+    --list)"), a missing notation file, or the notation error with a pointer to --list."""
+    from .errors import NotationError, SymCNNError
+    word = text.strip()
+    if not isinstance(error, NotationError) or not _WORD.fullmatch(word):
+        return error
+    if word.endswith(NOTATION_SUFFIXES):
+        return SymCNNError(f"notation file not found: {word}")
+    close = close_names(word)
+    if close:
+        listed = close[0] if len(close) == 1 else f"{', '.join(close[:-1])} or {close[-1]}"
+        return NotationError(f"unknown network {word!r}; did you mean {listed}? "
+                             "(symcnn --list)")
+    if (error.line, error.column) == (1, 1 + text.index(word)):
+        return NotationError(f"{error.message}; nor is it a built-in network "
+                             "(symcnn --list)", error.text, error.line, error.column,
+                             error.width)
+    return error
+
+
+def _network(args):
+    """The parsed network of ``args.net``; with ``args.input`` (sweep, plot, budget) that
+    input replaces the notation's input line, e.g. HxWx3 frees a file's 224x224x3."""
+    from dataclasses import replace
+    from .report import _network as network_of
+    net = network_of(_read_net(args.net), files=False)
+    spec = getattr(args, "input", None)
+    return replace(net, input=_input_arg(spec)) if spec else net
+
+
+def _input_arg(text: str, flag: str = "--input"):
+    """An input size given on the command line, or an error that names the option."""
+    from .errors import NotationError, SymCNNError
+    from .report import as_input
+    try:
+        return as_input(text)
+    except NotationError as e:
+        caret = str(e).split("\n")[1:]
+        raise SymCNNError("\n".join([f"{flag} {_shown(text, 40)!r}: {e.message}", *caret])) \
+            from None
+    except SymCNNError as e:
+        raise SymCNNError(f"{flag} {_shown(text, 40)!r}: {e}") from None
+
+
+def write_output(path: str, data: str | bytes) -> None:
+    """Write ``data`` to ``path`` as ``-o PATH`` promises (an error is a SymCNNError):
+
+    - a regular file, new or existing, is written whole or not at all: a temporary file
+      in the same directory, then a rename. A new file gets the mode the umask gives
+      (0644 under umask 022); an existing one keeps its mode (and, as root, its owner);
+    - a symbolic link is written through: its target is replaced, the link stays;
+    - a device or FIFO (/dev/null, /dev/stdout, a named pipe) is written to directly,
+      and a failed write (/dev/full: no space left on device) is an error; the device
+      node stays as it is;
+    - a directory is an error.
+    """
+    from .errors import SymCNNError
+    payload = data.encode("utf-8") if isinstance(data, str) else bytes(data)
+    try:
+        st = os.stat(path)  # through links
+    except FileNotFoundError:
+        st = None
+    except OSError as e:
+        raise SymCNNError(f"cannot write {_shown(path)}: {e.strerror or e}") from None
+    try:
+        if st is not None and stat.S_ISDIR(st.st_mode):
+            raise SymCNNError(f"cannot write {_shown(path)}: it is a directory")
+        if st is not None and not stat.S_ISREG(st.st_mode):
+            _write_special(path, payload)
+        else:
+            _replace_file(os.path.realpath(path), payload, st)
+    except BrokenPipeError:  # -o /dev/stdout into a closed pipe: as for standard output
+        raise
+    except OSError as e:
+        raise SymCNNError(f"cannot write {_shown(path)}: {e.strerror or e}") from None
+
+
+def _write_special(path: str, payload: bytes) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_NOCTTY)  # never creates, never replaces
+    try:
+        view = memoryview(payload)
+        while view:
+            view = view[os.write(fd, view):]
+    finally:
+        os.close(fd)
+
+
+def _replace_file(target: str, payload: bytes, st: os.stat_result | None) -> None:
+    import tempfile
+    if st is None:
+        mask = os.umask(0o022)
+        os.umask(mask)
+        mode = 0o666 & ~mask
+    else:
+        mode = stat.S_IMODE(st.st_mode)
+    folder, name = os.path.split(target)
+    fd, tmp = tempfile.mkstemp(prefix=f".{name[:40]}.", suffix=".part", dir=folder or ".")
     try:
         with os.fdopen(fd, "wb") as f:
-            f.write(data.encode("utf-8") if isinstance(data, str) else data)
+            f.write(payload)
+            f.flush()
+            os.fchmod(f.fileno(), mode)
+            if st is not None and (st.st_uid, st.st_gid) != (os.geteuid(), os.getegid()):
+                try:
+                    os.fchown(f.fileno(), st.st_uid, st.st_gid)
+                except PermissionError:
+                    pass  # not root: the file becomes ours, as any editor's save would
+            os.fsync(f.fileno())
         os.replace(tmp, target)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
         raise
+
+
+write_atomic = write_output  # the old name
 
 
 def _emit(text: str, output: str | None) -> None:
     if output:
-        write_atomic(output, text)
+        write_output(output, text)
     else:
         sys.stdout.write(text)
 
@@ -138,10 +318,12 @@ def _report_cmd(argv: list[str]) -> int:
               file=sys.stderr)
         return 2
     from .errors import SymCNNError
-    from .report import analyze
+    from .report import _network as network_of, analyze
     if args.depth is not None and args.depth < 1:
         raise SymCNNError("--depth must be 1 or more")
-    report = analyze(_read_net(args.net), args.input, dtype=args.dtype, batch=args.batch)
+    spec = _input_arg(args.input) if args.input is not None else None
+    report = analyze(network_of(_read_net(args.net), files=False), spec, dtype=args.dtype,
+                     batch=args.batch)
     if args.format == "json":
         text = report.to_json()
     elif args.format == "csv":
@@ -166,9 +348,16 @@ def _aspect(text: str) -> tuple[int, int]:
     return int(a), int(b)
 
 
+def _free_input_argument(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--input", "-i", metavar="HxWxC", help="replace the notation's input "
+                   "line, e.g. HxWx3 to free a file's fixed 224x224x3 (default: the input "
+                   "line, else HxWxC)")
+
+
 def _sweep_parser(prog: str) -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog=prog)
     _net_arguments(p)
+    _free_input_argument(p)
     p.add_argument("--sizes", "-s", required=True, help="224, 32:1024:32 (STOP included), "
                    "160x240, 32:512:32x64:1024:64, or a comma-separated list of these")
     p.add_argument("--aspect", metavar="H:W", help="with square sizes S, use H×W = S×(S·W/H) "
@@ -184,7 +373,7 @@ def _sweep_parser(prog: str) -> argparse.ArgumentParser:
 def _sweep_points(args):
     from .report import analyze
     from .sweep import parse_sizes, sweep
-    report = analyze(_read_net(args.net), dtype=args.dtype)
+    report = analyze(_network(args), dtype=args.dtype)
     sizes = parse_sizes(args.sizes)
     if args.aspect:
         a, b = _aspect(args.aspect)
@@ -222,6 +411,7 @@ def _plot_cmd(argv: list[str]) -> int:
     from .errors import SymCNNError
     p = argparse.ArgumentParser(prog="symcnn plot")
     _net_arguments(p)
+    _free_input_argument(p)
     p.add_argument("--metric", "-m", default="macs", choices=("macs", "params", "activations"),
                    help="what to plot (default: macs)")
     p.add_argument("--sizes", "-s", help="as for sweep: cost against input size")
@@ -236,18 +426,36 @@ def _plot_cmd(argv: list[str]) -> int:
         raise SymCNNError("give either --sizes (cost against size) or --per-layer HxWxC")
     if args.per_layer:
         from .report import analyze
-        plot_layers(analyze(_read_net(args.net), args.per_layer), args.metric, args.output)
+        report = analyze(_network(args), _input_arg(args.per_layer, "--per-layer"))
+        png = _render(lambda path: plot_layers(report, args.metric, path))
     else:
         _, points = _sweep_points(args)
-        plot_sweep(points, args.metric, args.output, f"{args.net}: {args.metric}")
+        png = _render(lambda path: plot_sweep(points, args.metric, path,
+                                              f"{_shown(args.net, 60)}: {args.metric}"))
+    write_output(args.output, png)
     print(f"wrote {args.output}")
     return 0
 
 
+def _render(draw) -> bytes:
+    """The PNG bytes ``draw(path)`` writes, so that -o FILE.png is written as every -o is."""
+    import tempfile
+    with tempfile.TemporaryDirectory(prefix="symcnn-plot-") as folder:
+        path = os.path.join(folder, "plot.png")
+        draw(path)
+        with open(path, "rb") as f:
+            return f.read()
+
+
+BUDGET_EPILOG = """exit status: 0 an answer (the largest input that fits), 1 nothing fits (not
+even the smallest input the network takes), 2 an error in what was given."""
+
+
 def _budget_cmd(argv: list[str]) -> int:
     from .errors import SymCNNError
-    p = argparse.ArgumentParser(prog="symcnn budget")
+    p = argparse.ArgumentParser(prog="symcnn budget", epilog=BUDGET_EPILOG)
     _net_arguments(p)
+    _free_input_argument(p)
     p.add_argument("--memory", help="memory budget, e.g. 8GB (10⁹ bytes) or 8GiB (2³⁰)")
     p.add_argument("--macs", help="MACs budget per batch, e.g. 5G")
     p.add_argument("--batch", "-b", type=int, default=1, help="batch size (default: 1)")
@@ -259,11 +467,13 @@ def _budget_cmd(argv: list[str]) -> int:
     args = p.parse_args(argv)
     from .report import analyze
     from .sweep import budget, parse_amount
-    if bool(args.memory) == bool(args.macs):
+    if args.memory is not None and args.macs is not None:
+        raise SymCNNError("give --memory or --macs, not both")
+    if not (args.memory or args.macs):
         raise SymCNNError("give either --memory or --macs")
     if not 1 <= args.batch <= 10**12:
         raise SymCNNError("--batch must be between 1 and 10^12")
-    report = analyze(_read_net(args.net), dtype=args.dtype)
+    report = analyze(_network(args), dtype=args.dtype)
     quantity = "memory" if args.memory else "macs"
     limit = parse_amount(args.memory or args.macs, f"--{quantity}")
     b = budget(report, limit, quantity, args.batch, args.training, _aspect(args.aspect),
@@ -282,18 +492,30 @@ def _verify_cmd(argv: list[str]) -> int:
     from .errors import SymCNNError
     p = argparse.ArgumentParser(prog="symcnn verify")
     _net_arguments(p)
-    p.add_argument("--input", "-i", action="append", required=True, metavar="HxWxC",
-                   help="an input size to verify at (repeatable)")
+    p.add_argument("--input", "-i", action="append", metavar="HxWxC",
+                   help="a concrete input size to verify at, e.g. 224x224x3 (repeatable; "
+                        "default: the notation's input line if it is concrete)")
     args = p.parse_args(argv)
+    from .report import _network as network_of
+    net = network_of(_read_net(args.net), files=False)
+    specs = [_input_arg(text) for text in args.input or []]
+    if not specs and net.input is not None and not net.input.symbols:
+        specs = [net.input]
+    if not specs:
+        raise SymCNNError("verify needs --input HxWxC, a concrete size such as 224x224x3 "
+                          "(the notation gives none)")
+    for text, spec in zip(args.input or [str(net.input)], specs):
+        if spec.symbols:
+            raise SymCNNError(f"verify needs a concrete --input such as 224x224x3; got "
+                              f"{_shown(text, 40)!r}")
     try:
         from . import torch as symtorch
     except ImportError:
         raise SymCNNError("verify needs PyTorch: pip install 'symcnn[torch]' "
                           "(CPU: pip install torch==2.13.0)") from None
-    text = _read_net(args.net)
     ok = True
-    for spec in args.input:
-        result = symtorch.verify(text, spec)
+    for spec in specs:
+        result = symtorch.verify(net, spec)
         print(symtorch.format_table(result))
         ok = ok and result.ok
     return 0 if ok else 1

@@ -182,7 +182,8 @@ def _dimension(v) -> int | str:
 
 
 def analyze(network, input=None, *, dtype: str = "float32", batch: int = 1) -> Report:
-    """Analyse ``network`` (a :class:`Network`, notation text or a zoo name).
+    """Analyse ``network``: a :class:`Network`, notation text, a zoo name or a notation
+    file (a ``pathlib.Path``, or a str ending in .cnn or .txt).
 
     ``input`` overrides the notation's ``input`` line; without either the input is the
     symbolic H×W×C. Formulas are in the symbols the notation leaves free; where the network
@@ -216,13 +217,25 @@ def _formula_inputs(general: InputSpec, given: InputSpec, free: bool):
         yield InputSpec(general.height, general.width, given.channels)
 
 
-def _network(network) -> Network:
+def _network(network, files: bool = True) -> Network:
+    """A Network from a Network, a zoo name or notation text; with ``files``, also from a
+    notation file: a path-like, or a one-line str ending in .cnn or .txt (read by the CLI's
+    rules, :func:`symcnn.cli.read_notation_file`). A bare word that is no notation but
+    close to a zoo name says so: "unknown network 'resnet5O'; did you mean resnet50?"."""
     if isinstance(network, Network):
         return network
+    if files and (hasattr(network, "__fspath__") or isinstance(network, str) and "\n" not in
+                  network and network.endswith((".cnn", ".txt"))):
+        from .cli import read_notation_file  # only here: import symcnn stays light
+        network = read_notation_file(network)
     if not isinstance(network, str):
-        raise SymCNNError(f"expected a Network, notation text or a zoo name; got "
-                          f"{type(network).__name__}")
+        raise SymCNNError(f"expected a Network, notation text, a zoo name or a notation "
+                          f"file; got {type(network).__name__}")
     from . import zoo
     if network.strip().lower() in zoo.names():
         return zoo.load(network.strip().lower())
-    return parse(network)
+    try:
+        return parse(network)
+    except SymCNNError as e:
+        from .cli import notation_hint
+        raise notation_hint(network, e) from None
