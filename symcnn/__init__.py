@@ -10,7 +10,7 @@ rows, on numbers or symbols) → ``report`` (rows → totals and formulas) → `
 and ``export`` (report → table, JSON) → ``cli``.
 """
 
-from .errors import NotationError, ShapeError, SymCNNError
+from .errors import NotationError, ShapeError, SymCNNError, UnmappedError
 from .layers import InputSpec, Network
 from .notation import parse
 from .report import Report, analyze
@@ -18,4 +18,4 @@ from .zoo import names as zoo_names
 
 __version__ = "0.1.0"
 __all__ = ["parse", "analyze", "Network", "InputSpec", "Report", "SymCNNError",
-           "NotationError", "ShapeError", "zoo_names", "__version__"]
+           "NotationError", "ShapeError", "UnmappedError", "zoo_names", "__version__"]

@@ -2,7 +2,9 @@
 
     SymCNNError (ValueError)
      ├── NotationError   the text is not valid notation: line, column, caret, what was expected
-     └── ShapeError      the network cannot run on the input: the layer, the smallest input
+     ├── ShapeError      the network cannot run on the input: the layer, the smallest input
+     └── UnmappedError   a torch module has operations the notation cannot express: each
+                         with its module path, class or function and source line
 
 Both carry their facts as attributes, not only as text, and ``str()`` gives the message a
 person reads (the CLI prints it as it is and exits 2).
@@ -12,7 +14,7 @@ from __future__ import annotations
 
 import unicodedata
 
-__all__ = ["SymCNNError", "NotationError", "ShapeError"]
+__all__ = ["SymCNNError", "NotationError", "ShapeError", "UnmappedError"]
 
 
 class SymCNNError(ValueError):
@@ -64,6 +66,15 @@ class ShapeError(SymCNNError):
         self.line = line
         self.column = column
         self.minimum = minimum
+        super().__init__(message)
+
+
+class UnmappedError(SymCNNError):
+    """Operations of a torch module with no notation equivalent (symcnn.torch.from_torch);
+    ``ops`` lists them as (module path, class or function, source file:line, why)."""
+
+    def __init__(self, message: str, ops: tuple = ()) -> None:
+        self.ops = ops
         super().__init__(message)
 
 

@@ -310,9 +310,19 @@ class Network:
     input: InputSpec | None = None
     defs: tuple[Definition, ...] = ()
     source: str = field(default="", compare=False, repr=False)  # the text, for error carets
+    # How str() lays the items out: (items on the line, comment) per line, e.g. one line
+    # per top-level submodule of an imported torch module; empty: all on one line.
+    layout: tuple[tuple[int, str], ...] = field(default=(), compare=False, repr=False)
 
     def __str__(self) -> str:
         lines = [f"input {self.input}"] if self.input is not None else []
         lines += [str(d) for d in self.defs]
-        lines.append(" ".join(map(str, self.items)))
+        if self.layout and sum(n for n, _ in self.layout) == len(self.items):
+            start = 0
+            for n, comment in self.layout:
+                text = " ".join(map(str, self.items[start:start + n]))
+                lines.append(f"{text}  # {comment}" if comment else text)
+                start += n
+        else:
+            lines.append(" ".join(map(str, self.items)))
         return "\n".join(lines)

@@ -23,7 +23,7 @@ from .structure import Entry
 
 __all__ = ["emit"]
 
-_NAMES = "abcdefghijklmnopqrstuvwyz"  # no x: the repeat sign
+_NAMES = "aefijklmqrstuvwyz"  # not x (the repeat sign), nor option letters b d g n p
 
 
 def _record(e: Entry):
@@ -194,8 +194,9 @@ def _repeats(tokens: list[tuple[object, str]]) -> list[str]:
     return out
 
 
-def emit(entries: list[Entry], root: nn.Module, channels: int) -> str:
-    """The notation text of ``entries`` (from :func:`.structure.structure`)."""
+def emit(entries: list[Entry], root: nn.Module, channels: int) -> tuple[str, tuple]:
+    """The notation text of ``entries`` (from :func:`.structure.structure`) and its layout:
+    (items on the line, module path) per line, for ``Network.layout``."""
     lines: list[tuple[str, list]] = []       # (top module, [unit]) in order
     for e in entries:
         top = _top(e)
@@ -237,6 +238,7 @@ def emit(entries: list[Entry], root: nn.Module, channels: int) -> str:
         d.solve()
     out = [f"input HxWx{channels}"]
     out += [d.text() for d in defs.values()]
+    layout = []
     for top, line_units in units:
         tokens = []
         for kind, a, b in ((u[0], u[1], u[2] if len(u) > 2 else None) for u in line_units):
@@ -245,5 +247,7 @@ def emit(entries: list[Entry], root: nn.Module, channels: int) -> str:
             else:
                 d = defs[a]
                 tokens.append((None, f"{d.name}({', '.join(map(str, d.args(b)))})"))
-        out.append(" ".join(_repeats(tokens)) + f"  # {top or 'forward'}")
-    return "\n".join(out) + "\n"
+        tokens = _repeats(tokens)
+        out.append(" ".join(tokens) + f"  # {top or 'forward'}")
+        layout.append((len(tokens), top or "forward"))
+    return "\n".join(out) + "\n", tuple(layout)

@@ -18,6 +18,8 @@ and reported otherwise.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import torch
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
@@ -40,23 +42,12 @@ class ImportCheckError(SymCNNError):
     instead of a wrong number."""
 
 
-def _first_channels(module: nn.Module) -> int:
-    for m in module.modules():
-        if isinstance(m, nn.Conv2d):
-            return m.in_channels
-        if isinstance(m, nn.Linear):
-            return m.in_features
-    raise SymCNNError("the module has no Conv2d or Linear layer to take the input channels "
-                      "from: give input='HxWxC'")
-
-
-def _size(module: nn.Module, input) -> tuple[InputSpec, tuple[int, int, int]]:
-    """The spec the notation gets (symbolic unless given) and the size traced at."""
-    c = _first_channels(module)
+def _size(input) -> tuple[InputSpec | None, tuple]:
+    """The spec asked for (None: HxWxC) and the size to trace at (C None: the module's)."""
     if input is None:
-        return InputSpec("H", "W", c), (DEFAULT_SIZE, DEFAULT_SIZE, c)
+        return None, (DEFAULT_SIZE, DEFAULT_SIZE, None)
     spec = as_input(input)
-    ch = spec.channels if isinstance(spec.channels, int) else c
+    ch = spec.channels if isinstance(spec.channels, int) else None
     h = spec.height if isinstance(spec.height, int) else DEFAULT_SIZE
     w = spec.width if isinstance(spec.width, int) else DEFAULT_SIZE
     return spec, (h, w, ch)
@@ -98,10 +89,9 @@ def _aux_entries(module: nn.Module, path: str, size) -> Entry:
     sub = module.get_submodule(path)
     if not any(sub.named_children()) or not _runs_own_params(sub):
         sub = nn.Sequential(*sub.children())  # a wrapper whose forward skips its head
-    c = _first_channels(sub)
     for side in (size[0], 17, 35, 64, 128):
         try:
-            traced = trace(sub, (side, side, c))
+            traced = trace(sub, (side, side, None))
             break
         except UnmappedError:
             raise
@@ -227,16 +217,17 @@ def from_torch(module: nn.Module, input=None, *, check: bool = True) -> Network:
     """
     if not isinstance(module, nn.Module):
         raise SymCNNError(f"from_torch wants a torch.nn.Module, not {type(module).__name__}")
-    spec, size = _size(module, input)
+    spec, size = _size(input)
     traced = trace(module, size)
+    size = traced.size
     entries = structure(traced.ops)
     unused = _unused(module, traced.called, traced.attrs)
     if unused:
         _place_aux(module, entries, unused, size)
-    text = emit(entries, module, size[2])
-    if spec != InputSpec("H", "W", size[2]):
+    text, layout = emit(entries, module, size[2])
+    if spec is not None and spec != InputSpec("H", "W", size[2]):
         text = text.replace(f"input HxWx{size[2]}", f"input {spec}", 1)
-    network = parse(text)
+    network = replace(parse(text), layout=layout)
     if check:
         self_check(network, module, size, text)
     return network

@@ -25,19 +25,11 @@ import torch.fx as fx
 from torch import nn
 from torch.nn import functional as F
 
-from ..errors import SymCNNError
+from ..errors import SymCNNError, UnmappedError
 from ..layers import (FC, SE, AdaptiveAvgPool, BatchNorm, Conv, Elementwise, LayerNorm, Pool,
                       Scale)
 
 __all__ = ["Op", "Traced", "trace", "UnmappedError", "TraceFailed"]
-
-
-class UnmappedError(SymCNNError):
-    """Operations with no notation equivalent; ``ops`` lists (module path, what, where)."""
-
-    def __init__(self, message: str, ops: tuple = ()) -> None:
-        self.ops = ops
-        super().__init__(message)
 
 
 class TraceFailed(SymCNNError):
@@ -69,6 +61,7 @@ class Traced:
     called: set[str]
     attrs: set[str]
     graph: fx.GraphModule
+    size: tuple[int, int, int]  # the H×W×C traced at
 
 
 class _Tracer(fx.Tracer):
@@ -234,6 +227,8 @@ class _Mapper:
                                 "tensor: trace the part that makes it")
             return Op("output", [self.tensor(out)])
         if node.op == "get_attr":
+            if str(node.target) in self.attrs:
+                raise _Unmapped("a parameter read more than once (shared weights)")
             self.attrs.add(str(node.target))
             return None
         shape = self.shapes.get(node)
@@ -244,6 +239,10 @@ class _Mapper:
             return None  # sizes, shapes and other metadata
         tensors = [self.tensor(a) for a in node.args if self.tensor(a) is not None]
         if node.op == "call_module":
+            m = self.gm.get_submodule(node.target)
+            if str(node.target) in self.called and any(True for _ in m.parameters()):
+                raise _Unmapped("a module called more than once (shared weights): the "
+                                "notation gives every layer its own parameters")
             self.called.add(str(node.target))
             return self.module(node, self.gm.get_submodule(node.target), tensors)
         if node.op == "call_function":
@@ -509,8 +508,26 @@ def example_input(module: nn.Module, size: tuple[int, int, int]):
     return x, mode
 
 
-def trace(module: nn.Module, size: tuple[int, int, int]) -> Traced:
-    """Trace ``module`` (in eval mode) and size it on an H×W×C input."""
+def first_channels(gm: fx.GraphModule) -> int:
+    """The input channels of the first Conv2d or Linear the forward pass calls."""
+    for node in gm.graph.nodes:
+        if node.op == "call_module":
+            m = gm.get_submodule(node.target)
+            if isinstance(m, nn.Conv2d):
+                return m.in_channels
+            if isinstance(m, nn.Linear):
+                return m.in_features
+        if node.op == "call_function" and node.target in (F.conv2d, torch.conv2d):
+            w = node.args[1]
+            if isinstance(w, fx.Node) and w.op == "get_attr":
+                return gm.get_parameter(str(w.target)).shape[1]
+    raise SymCNNError("the module calls no Conv2d or Linear layer to take the input "
+                      "channels from: give input='HxWxC'")
+
+
+def trace(module: nn.Module, size: tuple) -> Traced:
+    """Trace ``module`` (in eval mode) and size it on an H×W×C input (C None: taken from
+    the first layer's weights)."""
     with evaluating(module):
         tracer = _Tracer()
         try:
@@ -518,6 +535,8 @@ def trace(module: nn.Module, size: tuple[int, int, int]) -> Traced:
         except Exception as e:  # fx raises TraceError, TypeError, … for dynamic code
             raise TraceFailed(_trace_message(e)) from None
         gm = fx.GraphModule(tracer.root, graph)
+        if size[2] is None:
+            size = (size[0], size[1], first_channels(gm))
         x, mode = example_input(module, size)
         try:
             with mode, torch.no_grad():
@@ -530,7 +549,7 @@ def trace(module: nn.Module, size: tuple[int, int, int]) -> Traced:
     ops = mapper.run()
     if mapper.unmapped:
         raise UnmappedError(_unmapped_message(mapper.unmapped), tuple(mapper.unmapped))
-    return Traced(ops, mapper.called, mapper.attrs, gm)
+    return Traced(ops, mapper.called, mapper.attrs, gm, size)
 
 
 def _trace_message(e: Exception) -> str:
