@@ -5,6 +5,17 @@ arithmetic, NumPy int64 when it cannot overflow and Python ints beyond, no re-de
 per size. Budgets search the largest input (square, or of a given aspect) whose cost fits,
 then confirm it exactly: cost(answer) ≤ budget < cost(answer + 1 step).
 
+Both answer only for inputs ``analyze`` accepts: the channels are checked as analyze
+checks them (1…10¹², groups that divide them …) by one ``analyze`` at the smallest input
+the network takes with those channels, and sizes below that input are left out (sweeps)
+or never proposed (budgets). Free width symbols (``conv3-k``), an input line that ties the
+channels to a size (``input HxWxH``), or sizes that contradict a fixed or square input
+line are refused with a message, never answered with a wrong number.
+
+``iter_sweep`` streams the points (constant memory for 10⁷ sizes) and ``format_sweep``
+the table, CSV or JSON text of them; ``sweep`` returns a list (at most
+``MAX_SWEEP_LIST`` points).
+
 Memory model (stated in every budget answer):
 - inference: activations × batch × bytes + params × bytes;
 - training (``training=True``): activations × 2 (forward + backward) × batch × bytes, plus
@@ -13,24 +24,31 @@ Memory model (stated in every budget answer):
 
 from __future__ import annotations
 
+import json
 import re
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
+from itertools import islice
 
 from .errors import SymCNNError
 from .notation import MAX_VALUE
 from .shapes import minimum_input
 
-__all__ = ["parse_sizes", "sweep", "budget", "parse_amount", "Budget", "SWEEP_QUANTITIES"]
+__all__ = ["parse_sizes", "Sizes", "sweep", "iter_sweep", "format_sweep", "budget",
+           "parse_amount", "Budget", "SWEEP_QUANTITIES", "MAX_SWEEP", "MAX_SWEEP_LIST"]
 
 SWEEP_QUANTITIES = ("params", "activations", "macs")
 MAX_SWEEP = 10_000_000  # sizes in one sweep
+MAX_SWEEP_LIST = 1_000_000  # points sweep() returns as a list (iter_sweep streams more)
+MAX_ASPECT = 10**6
+_CHUNK = 1 << 16  # sizes evaluated at once (NumPy arrays)
 _UNITS = {"": 1, "k": 10**3, "m": 10**6, "g": 10**9, "t": 10**12,
           "kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12,
           "kib": 2**10, "mib": 2**20, "gib": 2**30, "tib": 2**40, "b": 1}
 
 
-def _range(text: str) -> list[int]:
+def _range(text: str) -> range:
     m = re.fullmatch(r"(\d{1,13})(?::(\d{1,13})(?::(\d{1,13}))?)?", text)
     if not m:
         raise SymCNNError(f"sizes: {text!r:.40} is not N, START:STOP or START:STOP:STEP")
@@ -42,13 +60,84 @@ def _range(text: str) -> list[int]:
                           "STEP ≥ 1")
     if (stop - start) // step + 1 > MAX_SWEEP:
         raise SymCNNError(f"sizes: {text!r:.40} gives more than {MAX_SWEEP:,} sizes")
-    return list(range(start, stop + 1, step))  # STOP included
+    return range(start, stop + 1, step)  # STOP included
 
 
-def parse_sizes(text: str) -> list[tuple[int, int]]:
+class Sizes(Sequence):
+    """(H, W) pairs as parsed by :func:`parse_sizes`, kept as ranges: length, indexing,
+    iteration and equality with a list of pairs, without building 10⁷ tuples."""
+
+    def __init__(self, parts: Iterable[tuple[range, range]]) -> None:
+        # each part: two ranges of the same length, or one of them of length 1 (repeated)
+        self._parts = tuple(parts)
+
+    @property
+    def parts(self) -> tuple[tuple[range, range], ...]:
+        return self._parts
+
+    def __len__(self) -> int:
+        return sum(max(len(h), len(w)) for h, w in self._parts)
+
+    def __iter__(self) -> Iterator[tuple[int, int]]:
+        for hs, ws in self._parts:
+            for i in range(max(len(hs), len(ws))):
+                yield hs[i if len(hs) > 1 else 0], ws[i if len(ws) > 1 else 0]
+
+    def __getitem__(self, index):
+        if isinstance(index, slice):
+            return [self[i] for i in range(len(self))[index]]
+        if index < 0:
+            index += len(self)
+        for hs, ws in self._parts:
+            n = max(len(hs), len(ws))
+            if 0 <= index < n:
+                return hs[index if len(hs) > 1 else 0], ws[index if len(ws) > 1 else 0]
+            index -= n
+        raise IndexError("Sizes index out of range")
+
+    def __eq__(self, other) -> bool:
+        if isinstance(other, Sizes):
+            other = iter(other)
+        elif isinstance(other, (list, tuple)):
+            if len(other) != len(self):
+                return False
+        else:
+            return NotImplemented
+        return all(a == tuple(b) for a, b in zip(self, other, strict=True))
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        parts = ", ".join(f"{_show(h)}x{_show(w)}" for h, w in self._parts[:4])
+        return f"Sizes({parts}{', …' if len(self._parts) > 4 else ''}; {len(self):,} sizes)"
+
+    def chunks(self, n: int = _CHUNK):
+        """(heights, widths) as int64 NumPy arrays of at most ``n`` sizes each."""
+        import numpy as np
+        for hs, ws in self._parts:
+            total = max(len(hs), len(ws))
+            for lo in range(0, total, n):
+                k = min(n, total - lo)
+                yield tuple(np.arange(r[lo], r[lo] + k * r.step, r.step, dtype=np.int64)
+                            if len(r) > 1 else np.full(k, r[0], dtype=np.int64)
+                            for r in (hs, ws))
+
+
+def _show(r: range) -> str:
+    if len(r) == 1:
+        return str(r[0])
+    return f"{r[0]}:{r[-1]}" + (f":{r.step}" if r.step != 1 else "")
+
+
+def parse_sizes(text: str) -> Sizes:
     """"224", "32:1024:32" (STOP included), "160x240", or a comma-separated list of
-    these; "A:B:SxC:D:S" pairs two ranges of the same length (non-square sweeps)."""
-    out: list[tuple[int, int]] = []
+    these; "A:B:SxC:D:S" pairs two ranges of the same length (non-square sweeps).
+    The result is a lazy sequence of (H, W) pairs (:class:`Sizes`)."""
+    if not isinstance(text, str):
+        raise SymCNNError(f"sizes: expected text such as '32:1024:32'; got "
+                          f"{type(text).__name__}")
+    parts: list[tuple[range, range]] = []
+    count = 0
     for part in text.replace(" ", "").split(","):
         if not part:
             continue
@@ -56,57 +145,247 @@ def parse_sizes(text: str) -> list[tuple[int, int]]:
             hs, ws = (_range(p) for p in part.lower().split("x", 1))
             if len(hs) != len(ws) and len(ws) != 1 and len(hs) != 1:
                 raise SymCNNError(f"sizes: {part!r:.40}: the two ranges differ in length")
-            n = max(len(hs), len(ws))
-            out += [(hs[i if len(hs) > 1 else 0], ws[i if len(ws) > 1 else 0]) for i in range(n)]
         else:
-            out += [(s, s) for s in _range(part)]
-        if len(out) > MAX_SWEEP:
+            hs = ws = _range(part)
+        parts.append((hs, ws))
+        count += max(len(hs), len(ws))
+        if count > MAX_SWEEP:
             raise SymCNNError(f"sizes: more than {MAX_SWEEP:,} sizes")
-    if not out:
+    if not parts:
         raise SymCNNError("sizes: none given")
-    return out
+    return Sizes(parts)
 
 
-def _channels(report, channels: int | None) -> dict:
-    fixed = report.formula_input.channels
-    if isinstance(fixed, int):
-        return {}
-    return {fixed: channels if channels is not None else 3}
+@dataclass(frozen=True)
+class _Plan:
+    """What a sweep or budget evaluates: the input symbols, the channels, the smallest
+    input and the compiled formulas, all checked once."""
+    height: str | int
+    width: str | int
+    channels: dict  # {symbol: value} when the formulas leave the channels free
+    low: tuple[int, int] | None  # the smallest (H, W) the network takes (None: none)
+    evaluators: dict
 
 
-def sweep(report, sizes: list[tuple[int, int]], channels: int | None = None,
-          quantities=SWEEP_QUANTITIES) -> list[dict]:
-    """For each (H, W) the network runs on: exact params, activations, MACs per image.
-    Sizes below the network's minimum input are left out (see ``minimum_input``)."""
+def _check_channels(report, channels) -> tuple[int, dict]:
     spec = report.formula_input
-    free = [s for s in spec.symbols if s in (spec.height, spec.width)]
-    if not free:
+    fixed = spec.channels
+    if isinstance(fixed, str) and fixed in (spec.height, spec.width):
+        axis = "height" if fixed == spec.height else "width"
+        raise SymCNNError(f"the input line ties the channels to the {axis} (input {spec}); "
+                          "sweeps and budgets need a channel count of their own, e.g. "
+                          "'input HxWxC' or 'input HxWx3'")
+    if channels is not None and (isinstance(channels, bool) or not isinstance(channels, int)):
+        raise SymCNNError(f"channels must be an int between 1 and {MAX_VALUE:,}; got "
+                          f"{channels!r:.40}")
+    if channels is not None and not 1 <= channels <= MAX_VALUE:
+        raise SymCNNError(f"channels must be between 1 and {MAX_VALUE:,}; got {channels:,}")
+    if isinstance(fixed, int):
+        if channels is not None and channels != fixed:
+            raise SymCNNError(f"the input line fixes the channels at {fixed} (input {spec}); "
+                              f"channels {channels:,} contradicts it")
+        return fixed, {}
+    value = 3 if channels is None else channels
+    return value, {fixed: value}
+
+
+def _plan(report, channels, quantities) -> _Plan:
+    from .report import analyze
+    spec = report.formula_input
+    c, bound = _check_channels(report, channels)
+    evaluators = {q: report.evaluator(q) for q in quantities}
+    known = set(spec.symbols)
+    free = sorted({s for f in evaluators.values() for s in f.symbols} - known)
+    if free:
+        names = ", ".join(free)
+        raise SymCNNError(
+            f"the network leaves the width{'s' if len(free) > 1 else ''} {names} free; "
+            "sweeps and budgets need numbers: give "
+            f"{'them values' if len(free) > 1 else f'{names} a value'} in the notation, "
+            f"e.g. as a definition 'def net({names}) = (…)' called as "
+            f"'net({', '.join('64' for _ in free)})'")
+    low = minimum_input(report.network, channels=c)
+    if low is None:  # analyze says why no size works (empty outputs, groups …)
+        analyze(report.network, (MAX_VALUE, MAX_VALUE, c))
+        raise SymCNNError(f"no input size up to {MAX_VALUE:,} works for this network")
+    # One analyze where the network is smallest checks everything the sizes cannot change
+    # (channels that groups divide, residual shapes …): larger sizes only grow the outputs.
+    analyze(report.network, (spec.height if isinstance(spec.height, int) else low[0],
+                             spec.width if isinstance(spec.width, int) else low[1], c))
+    return _Plan(spec.height, spec.width, bound, low, evaluators)
+
+
+def _check_aspect(aspect) -> tuple[int, int] | None:
+    if aspect is None:
+        return None
+    if not (isinstance(aspect, tuple) and len(aspect) == 2 and all(
+            isinstance(v, int) and not isinstance(v, bool) and 1 <= v <= MAX_ASPECT
+            for v in aspect)):
+        raise SymCNNError(f"aspect must be (H, W) with whole numbers 1…{MAX_ASPECT:,}; got "
+                          f"{aspect!r:.40}")
+    return aspect
+
+
+def _extent(sizes) -> tuple[int, int, int, int, bool]:
+    """(min H, max H, min W, max W, every size square) of the sizes, checked to be
+    (int, int) pairs in 1…MAX_VALUE."""
+    if isinstance(sizes, Sizes):
+        hs = [r for r, _ in sizes.parts]
+        ws = [r for _, r in sizes.parts]
+        return (min(r[0] for r in hs), max(r[-1] for r in hs), min(r[0] for r in ws),
+                max(r[-1] for r in ws), all(h == w for h, w in sizes.parts))
+    lo_h = lo_w = MAX_VALUE + 1
+    hi_h = hi_w = 0
+    square = True
+    for pair in sizes:
+        if not (isinstance(pair, (tuple, list)) and len(pair) == 2 and all(
+                isinstance(v, int) and not isinstance(v, bool) for v in pair)):
+            raise SymCNNError(f"sizes must be (height, width) pairs of ints; got {pair!r:.40}")
+        h, w = pair
+        if not (1 <= h <= MAX_VALUE and 1 <= w <= MAX_VALUE):
+            raise SymCNNError(f"sizes must be between 1 and {MAX_VALUE:,}; got {h}x{w}")
+        lo_h, hi_h, lo_w, hi_w = min(lo_h, h), max(hi_h, h), min(lo_w, w), max(hi_w, w)
+        square = square and h == w
+    return lo_h, hi_h, lo_w, hi_w, square
+
+
+def iter_sweep(report, sizes, channels: int | None = None, quantities=SWEEP_QUANTITIES,
+               aspect: tuple[int, int] | None = None) -> Iterator[dict]:
+    """The points of :func:`sweep`, one dict at a time, in the order of ``sizes``
+    (a :class:`Sizes` from :func:`parse_sizes` or a list of (H, W) pairs): memory stays
+    constant whatever their number. Everything is checked before the first point, so a
+    refused sweep raises here, before any output. ``aspect=(a, b)`` keeps the square sizes
+    S whose S·b/a is whole and makes them S × S·b/a (the CLI's ``--aspect``)."""
+    spec = report.formula_input
+    if not any(isinstance(v, str) for v in (spec.height, spec.width)):
         raise SymCNNError(f"the notation fixes the input ({spec}); sweeps need a symbolic "
                           "input line such as 'input HxWx3' (or none)")
-    low = minimum_input(report.network) or (MAX_VALUE + 1, MAX_VALUE + 1)
-    sizes = [(h, w) for h, w in sizes if h >= low[0] and w >= low[1]]
-    if not sizes:
-        return []
-    values = {spec.height: [h for h, _ in sizes], spec.width: [w for _, w in sizes],
-              **_channels(report, channels)}
-    columns = [_evaluate(report.evaluator(q), values) for q in quantities]
-    return [{"h": h, "w": w, **dict(zip(quantities, vals))}
-            for (h, w), *vals in zip(sizes, *columns)]
+    quantities = tuple(quantities)
+    aspect = _check_aspect(aspect)
+    if not isinstance(sizes, (Sizes, list, tuple)):
+        sizes = list(sizes)
+    if len(sizes) > MAX_SWEEP:
+        raise SymCNNError(f"sizes: more than {MAX_SWEEP:,} sizes")
+    plan = _plan(report, channels, quantities)
+    lo_h, hi_h, lo_w, hi_w, square = _extent(sizes) if len(sizes) else (1, 1, 1, 1, True)
+    if aspect is not None:
+        a, b = aspect
+        if hi_h * b // a > MAX_VALUE:
+            raise SymCNNError(f"aspect {a}:{b} makes W = H·{b}/{a} pass {MAX_VALUE:,} "
+                              f"(H up to {hi_h:,}); sizes must stay within 1…{MAX_VALUE:,}")
+        lo_w, hi_w, square = lo_h * b // a, hi_h * b // a, a == b
+    _check_sizes(spec, plan, (lo_h, hi_h, lo_w, hi_w, square), aspect)
+    return _points(plan, sizes, quantities, aspect)
 
 
-def _evaluate(f, values: dict) -> list:
-    args = {s: values[s] for s in f.symbols}
-    n = max((len(v) for v in values.values() if isinstance(v, list)), default=1)
-    try:
-        import numpy as np
-    except ImportError:  # exact Python ints, one size at a time
-        return [f(**{s: (v[i] if isinstance(v, list) else v) for s, v in args.items()})
-                for i in range(n)]
-    arrays = {s: (np.asarray(v, dtype=np.int64) if isinstance(v, list) else v)
-              for s, v in args.items()}
-    out = f(**arrays)
-    # tolist() gives exact Python ints (from int64, or the object array's own ints)
-    return np.broadcast_to(out, (n,)).tolist() if hasattr(out, "shape") else [int(out)] * n
+def _check_sizes(spec, plan: _Plan, extent, aspect) -> None:
+    """Sizes must agree with a fixed or square input line: never a value for an axis the
+    formulas do not read."""
+    lo_h, hi_h, lo_w, hi_w, square = extent
+    for axis, fixed, lo, hi in (("H", plan.height, lo_h, hi_h), ("W", plan.width, lo_w, hi_w)):
+        if isinstance(fixed, int) and not lo == hi == fixed:
+            raise SymCNNError(f"the input line fixes {axis} = {fixed} (input {spec}); the "
+                              f"sizes ask for {axis} from {lo:,} to {hi:,}")
+    if isinstance(plan.height, int) and aspect is not None:
+        raise SymCNNError(f"the input line fixes H = {plan.height} (input {spec}); an aspect "
+                          "needs both H and W free")
+    if plan.height == plan.width and not square:
+        raise SymCNNError(f"the input line makes the input square (input {spec}); the sizes "
+                          "(or the aspect) ask for non-square ones")
+
+
+def _points(plan: _Plan, sizes, quantities, aspect) -> Iterator[dict]:
+    import numpy as np
+    keys = ("h", "w", *quantities)
+    low_h, low_w = plan.low
+    for hs, ws in _chunks(sizes):
+        if aspect is not None:
+            a, b = aspect
+            keep = (hs == ws) & (hs * b % a == 0)
+            hs = hs[keep]
+            ws = hs * b // a
+        keep = (hs >= low_h) & (ws >= low_w)
+        if not keep.all():
+            hs, ws = hs[keep], ws[keep]
+        n = len(hs)
+        if not n:
+            continue
+        values = {**plan.channels}
+        if isinstance(plan.height, str):
+            values[plan.height] = hs
+        if isinstance(plan.width, str):
+            values[plan.width] = ws
+        columns = []
+        for q in quantities:
+            f = plan.evaluators[q]
+            out = f(**{s: values[s] for s in f.symbols})
+            # tolist() gives exact Python ints (from int64, or the object array's own ints)
+            columns.append(np.broadcast_to(out, (n,)).tolist() if hasattr(out, "shape")
+                           else [int(out)] * n)
+        for row in zip(hs.tolist(), ws.tolist(), *columns):
+            yield dict(zip(keys, row))
+
+
+def _chunks(sizes, n: int = _CHUNK):
+    import numpy as np
+    if isinstance(sizes, Sizes):
+        yield from sizes.chunks(n)
+        return
+    it = iter(sizes)
+    while chunk := list(islice(it, n)):
+        yield (np.array([h for h, _ in chunk], dtype=np.int64),
+               np.array([w for _, w in chunk], dtype=np.int64))
+
+
+def sweep(report, sizes, channels: int | None = None, quantities=SWEEP_QUANTITIES,
+          aspect: tuple[int, int] | None = None) -> list[dict]:
+    """For each (H, W) the network runs on: exact params, activations, MACs per image.
+    Sizes below the network's minimum input are left out (see ``minimum_input``); at most
+    ``MAX_SWEEP_LIST`` sizes (:func:`iter_sweep` streams up to ``MAX_SWEEP``)."""
+    count = len(sizes) if isinstance(sizes, (Sizes, list, tuple)) else None
+    if count is None:
+        sizes = list(islice(sizes, MAX_SWEEP_LIST + 1))
+        count = len(sizes)
+    if count > MAX_SWEEP_LIST:
+        raise SymCNNError(f"sweep() returns a list of at most {MAX_SWEEP_LIST:,} points "
+                          f"({count:,} sizes asked); iter_sweep() streams up to "
+                          f"{MAX_SWEEP:,}")
+    return list(iter_sweep(report, sizes, channels, quantities, aspect))
+
+
+def format_sweep(report, points: Iterable[dict], fmt: str = "table") -> Iterator[str]:
+    """The text of a sweep as the CLI writes it, in pieces (write each as it comes):
+    ``table``, ``csv`` (with activation bytes at the report's dtype) or ``json`` (one
+    object: dtype, bytes per element, points; written incrementally, the same text as
+    ``json.dumps``)."""
+    size = report.bytes_per_element
+    if fmt not in ("table", "csv", "json"):
+        raise SymCNNError(f"unknown sweep format {fmt!r}; one of table, csv, json")
+    points = iter(points)
+    if fmt == "json":
+        yield json.dumps({"dtype": report.dtype, "bytes_per_element": size})[:-1] + \
+            ', "points": ['
+        first = True
+        while chunk := list(islice(points, 4096)):
+            yield ("" if first else ", ") + ", ".join(map(json.dumps, chunk))
+            first = False
+        yield "]}\n"
+        return
+    if fmt == "csv":
+        yield "h,w,params,activations,macs,activation_bytes\n"
+        while chunk := list(islice(points, 4096)):
+            yield "".join(f"{q['h']},{q['w']},{q['params']},{q['activations']},{q['macs']},"
+                          f"{q['activations'] * size}\n" for q in chunk)
+        return
+    from .formatting import human
+    yield f"{'H':>6} {'W':>6} {'params':>16} {'activations':>16} {'MACs':>22}\n"
+    count = 0
+    while chunk := list(islice(points, 4096)):
+        count += len(chunk)
+        yield "".join(f"{q['h']:>6} {q['w']:>6} {q['params']:>16,} {q['activations']:>16,} "
+                      f"{q['macs']:>22,}  ({human(q['macs'])})\n" for q in chunk)
+    yield (f"{count:,} sizes; per image; 1 MAC = 2 FLOPs; sizes below the network's "
+           "minimum input are left out.\n")
 
 
 def parse_amount(text: str, what: str) -> int:
@@ -127,7 +406,12 @@ def parse_amount(text: str, what: str) -> int:
 
 @dataclass(frozen=True)
 class Budget:
-    """The largest input that fits, with its cost and that of the next size up."""
+    """The largest input that fits, with its cost and that of the next size up.
+
+    ``height`` is None when nothing fits (``next_cost`` is then the cost of the smallest
+    input, ``smallest``). ``largest`` is True when the largest input symcnn accepts
+    (10¹² on its longer side) fits: nothing larger is accepted, so ``next_cost`` is None.
+    """
     height: int | None
     width: int | None
     cost: int | None
@@ -135,16 +419,40 @@ class Budget:
     limit: int
     quantity: str
     assumption: str
+    smallest: tuple[int, int] | None = None  # the smallest input of the aspect that runs
+    smallest_cost: int | None = None
+    largest: bool = False
+
+    @property
+    def unit(self) -> str:
+        return "bytes" if self.quantity == "memory" else "MACs"
+
+    def describe(self) -> str:
+        """The answer as the CLI prints it (two lines, no trailing newline)."""
+        unit, limit = self.unit, self.limit
+        smallest = f"{self.smallest[0]}x{self.smallest[1]}" if self.smallest else "?"
+        if self.height is None:
+            return (f"nothing fits: the smallest input ({smallest}) needs "
+                    f"{self.next_cost:,} {unit} (budget {limit:,})\n"
+                    f"assumption: {self.assumption}")
+        if self.largest:
+            why = ("the cost does not depend on the input size" if self.cost ==
+                   self.smallest_cost else f"inputs stop at {MAX_VALUE:,} per side")
+            return (f"largest input: {self.height}x{self.width}, the largest symcnn accepts "
+                    f"({self.cost:,} {unit} ≤ {limit:,}; {why})\n"
+                    f"assumption: {self.assumption}")
+        return (f"largest input: {self.height}x{self.width}  ({self.cost:,} {unit} ≤ "
+                f"{limit:,}; the next size up needs {self.next_cost:,})\n"
+                f"assumption: {self.assumption}")
 
 
-def _cost_fn(report, quantity: str, batch: int, training: bool, channels):
+def _cost_fn(report, plan: _Plan, quantity: str, batch: int, training: bool):
     size = report.bytes_per_element
-    ch = _channels(report, channels)
-    act, params, macs = (report.evaluator(q) for q in ("activations", "params", "macs"))
+    act, params, macs = (plan.evaluators[q] for q in ("activations", "params", "macs"))
     spec = report.formula_input
 
     def call(f, h, w):
-        values = {spec.height: h, spec.width: w, **ch}
+        values = {spec.height: h, spec.width: w, **plan.channels}
         return f(**{s: values[s] for s in f.symbols})
 
     if quantity == "macs":
@@ -159,30 +467,51 @@ def _cost_fn(report, quantity: str, batch: int, training: bool, channels):
         "activations + params")
 
 
+def _whole(value, what: str, high: int | None = None) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1 or \
+            high is not None and value > high:
+        top = f" and {high:,}" if high is not None else ""
+        raise SymCNNError(f"{what} must be a whole number between 1{top or ' and up'}; got "
+                          f"{value!r:.40}")
+    return value
+
+
 def budget(report, limit: int, quantity: str = "memory", batch: int = 1,
            training: bool = False, aspect: tuple[int, int] = (1, 1),
            channels: int | None = None) -> Budget:
-    """The largest input (H, W) = (a·k, b·k) for aspect a:b whose cost is ≤ ``limit``."""
+    """The largest input (H, W) = (a·k, b·k) for aspect a:b whose cost is ≤ ``limit``,
+    among the inputs ``analyze`` accepts (H, W ≤ 10¹²)."""
     spec = report.formula_input
-    if not ({spec.height, spec.width} <= set(spec.symbols)):
+    if not (isinstance(spec.height, str) and isinstance(spec.width, str)):
         raise SymCNNError(f"the notation fixes the input size ({spec}); a budget needs a "
                           "symbolic input line such as 'input HxWx3' (or none)")
-    a, b = aspect
-    cost, assumption = _cost_fn(report, quantity, batch, training, channels)
-    low = minimum_input(report.network)
-    if low is None:
-        raise SymCNNError("no input size works for this network")
+    if quantity not in ("memory", "macs"):
+        raise SymCNNError(f"unknown budget quantity {quantity!r}; one of memory, macs")
+    limit = _whole(limit, "the budget")
+    batch = _whole(batch, "batch", MAX_VALUE)
+    a, b = _check_aspect(tuple(aspect) if isinstance(aspect, list) else aspect)
+    if spec.height == spec.width and a != b:
+        raise SymCNNError(f"the input line makes the input square (input {spec}); aspect "
+                          f"{a}:{b} is not")
+    plan = _plan(report, channels, ("activations", "params", "macs"))
+    cost, assumption = _cost_fn(report, plan, quantity, batch, bool(training))
+    low = plan.low
     k_lo = max(-(-low[0] // a), -(-low[1] // b))
+    k_max = min(MAX_VALUE // a, MAX_VALUE // b)
+    if k_lo > k_max:
+        raise SymCNNError(f"no input of aspect {a}:{b} up to {MAX_VALUE:,} works: this "
+                          f"network needs at least {low[0]}x{low[1]}")
     at = lambda k: cost(a * k, b * k)  # noqa: E731
-    if at(k_lo) > limit:
-        return Budget(None, None, None, at(k_lo), limit, quantity, assumption)
-    k_hi = k_lo
-    while at(k_hi) <= limit:  # costs never decrease with the input size
-        if b * k_hi > MAX_VALUE or a * k_hi > MAX_VALUE:
-            raise SymCNNError(f"the budget fits inputs beyond {MAX_VALUE:,}: nothing bounds it"
-                              " (is the cost independent of the input size?)")
-        k_lo, k_hi = k_hi, 2 * k_hi
-    while k_hi - k_lo > 1:  # at(k_lo) ≤ limit < at(k_hi)
+    smallest, first = (a * k_lo, b * k_lo), at(k_lo)
+    if first > limit:
+        return Budget(None, None, None, first, limit, quantity, assumption, smallest, first)
+    top = at(k_max)
+    if top <= limit:
+        return Budget(a * k_max, b * k_max, top, None, limit, quantity, assumption,
+                      smallest, first, largest=True)
+    k_hi = k_max
+    while k_hi - k_lo > 1:  # at(k_lo) ≤ limit < at(k_hi): costs never decrease with size
         mid = (k_lo + k_hi) // 2
         k_lo, k_hi = (mid, k_hi) if at(mid) <= limit else (k_lo, mid)
-    return Budget(a * k_lo, b * k_lo, at(k_lo), at(k_lo + 1), limit, quantity, assumption)
+    return Budget(a * k_lo, b * k_lo, at(k_lo), at(k_hi), limit, quantity, assumption,
+                  smallest, first)

@@ -100,9 +100,13 @@ def test_budget_is_confirmed_at_the_answer_and_beyond(name, dtype, kwargs):
 
 def test_budget_when_nothing_fits_and_when_unbounded():
     b = budget(symcnn.analyze("vgg16"), 1000, "memory")
-    assert b.height is None and b.next_cost > 1000
-    with pytest.raises(SymCNNError, match="nothing bounds it"):
-        budget(symcnn.analyze("gap fc10"), 10**9, "macs")  # MACs do not grow with H, W
+    assert b.height is None and b.next_cost > 1000 and b.smallest == (32, 32)
+    assert b.describe().startswith("nothing fits: the smallest input (32x32) needs ")
+    # MACs do not grow with H, W: the largest accepted input fits, and the answer says why
+    b = budget(symcnn.analyze("gap fc10"), 10**9, "macs")
+    assert (b.height, b.width, b.cost, b.next_cost, b.largest) == \
+        (10**12, 10**12, 3 * 10 + 0, None, True)
+    assert "the cost does not depend on the input size" in b.describe()
 
 
 def test_cli_sweep_formats(capsys):
