@@ -1,6 +1,16 @@
-"""The built wheel carries the grammar and the zoo: installed into a fresh virtual
-environment and run from another directory, it parses and analyses."""
+"""The built wheel carries the grammar and the zoo: installed with pip into a fresh virtual
+environment that holds nothing but the wheel and its runtime dependencies, and run from
+another directory, it parses and analyses, and its ``symcnn`` command runs.
 
+Works in a fresh venv (setuptools 65, no ``wheel`` package): the wheel is built with build
+isolation, so pip fetches the build backend ``pyproject.toml`` asks for (setuptools>=68)
+from the package index. The source is copied first, so that the build never writes into
+the checkout (build/, *.egg-info) that other test runs may be reading.
+"""
+
+import importlib.util
+import os
+import shutil
 import subprocess
 import sys
 import venv
@@ -10,15 +20,20 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).parent.parent
+RUNTIME = ("sympy", "mpmath", "lark")  # the runtime dependencies, and sympy's own
+BIN = "Scripts" if os.name == "nt" else "bin"
 
 
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory) -> Path:
+    src = tmp_path_factory.mktemp("src") / "symcnn"
+    shutil.copytree(ROOT, src, ignore=shutil.ignore_patterns(
+        ".git", "build", "dist", "*.egg-info", "__pycache__", ".pytest_cache", "*.pyc"))
     out = tmp_path_factory.mktemp("dist")
-    # No build isolation: use the setuptools already installed (no download needed).
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation",
-                    "-q", "-w", str(out), str(ROOT)], check=True, timeout=300,
-                   capture_output=True)
+    done = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q",
+                           "-w", str(out), str(src)], timeout=600, capture_output=True,
+                          text=True)
+    assert done.returncode == 0, done.stdout + done.stderr
     (whl,) = out.glob("symcnn-*.whl")
     return whl
 
@@ -28,6 +43,7 @@ def test_wheel_contents(wheel):
     assert "symcnn/grammar/symcnn.lark" in names
     assert {f"symcnn/zoo/vgg{n}.cnn" for n in (11, 13, 16, 19)} <= names
     assert "symcnn/py.typed" in names
+    assert {"symcnn/torch/__init__.py", "symcnn/cli.py"} <= names
     meta = next(n for n in names if n.endswith("METADATA"))
     text = zipfile.ZipFile(wheel).read(meta).decode()
     requires = [l for l in text.splitlines() if l.startswith("Requires-Dist:")
@@ -35,19 +51,61 @@ def test_wheel_contents(wheel):
     assert sorted(r.split()[1].split(">")[0] for r in requires) == ["lark", "sympy"]
 
 
-def test_fresh_venv_parses_from_elsewhere(wheel, tmp_path):
-    env = tmp_path / "venv"
-    # The venv sees site-packages only for sympy and lark; symcnn comes from the wheel.
-    venv.EnvBuilder(system_site_packages=True, with_pip=False).create(env)
-    py = env / "bin" / "python"
-    site = subprocess.run([str(py), "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"],
-                          capture_output=True, text=True, check=True).stdout.strip()
-    with zipfile.ZipFile(wheel) as z:
-        z.extractall(site)  # a wheel is installed by unpacking it into site-packages
-    probe = ("import symcnn, pathlib; r = symcnn.analyze('vgg16', '224x224x3'); "
-             "print(r.totals['params'], pathlib.Path(symcnn.__file__).parent.parent == "
-             f"pathlib.Path({str(ROOT)!r}))")
-    done = subprocess.run([str(py), "-I", "-c", probe], capture_output=True, text=True,
-                          cwd=tmp_path, timeout=120)
+@pytest.fixture(scope="module")
+def fresh_venv(wheel, tmp_path_factory) -> Path:
+    """A new venv (no system site-packages) with pip, the wheel installed by pip, and
+    sympy, mpmath and lark linked in from this interpreter: nothing else (no torch,
+    no numpy, no checkout on the path)."""
+    env = tmp_path_factory.mktemp("fresh") / "venv"
+    venv.EnvBuilder(system_site_packages=False, with_pip=True).create(env)
+    py = env / BIN / "python"
+    site = Path(subprocess.run(
+        [str(py), "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"],
+        capture_output=True, text=True, check=True, timeout=120).stdout.strip())
+    for name in RUNTIME:
+        spec = importlib.util.find_spec(name)
+        assert spec and spec.submodule_search_locations, f"{name} is not installed here"
+        (site / name).symlink_to(Path(spec.submodule_search_locations[0]),
+                                 target_is_directory=True)
+    done = subprocess.run([str(py), "-m", "pip", "install", "--no-deps", "--no-index", "-q",
+                           str(wheel)], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout + done.stderr
+    return env
+
+
+def _run(argv, cwd):
+    return subprocess.run(argv, capture_output=True, text=True, cwd=cwd, timeout=300,
+                          env={k: v for k, v in os.environ.items()
+                               if k not in ("PYTHONPATH", "PYTHONHOME")})
+
+
+@pytest.mark.parametrize("label, code, expected", [
+    ("analyze from the wheel, not the checkout",
+     "import symcnn, pathlib, sys; r = symcnn.analyze('vgg16', '224x224x3'); "
+     "print(r.totals['params'], pathlib.Path(symcnn.__file__).is_relative_to(sys.prefix), "
+     "'torch' in sys.modules)",
+     ["138357544", "True", "False"]),
+    ("the grammar ships: notation parses",
+     "import symcnn; print(symcnn.analyze('conv3-64x2 pool fc10', '32x32x3').totals['params'])",
+     ["202570"]),
+    ("nothing but the runtime dependencies",
+     "import importlib.util as u; print([m for m in ('torch', 'numpy', 'matplotlib', "
+     "'pytest') if u.find_spec(m)])",
+     ["[]"]),
+])
+def test_fresh_venv_imports_from_elsewhere(fresh_venv, tmp_path, label, code, expected):
+    done = _run([str(fresh_venv / BIN / "python"), "-I", "-c", code], tmp_path)
     assert done.returncode == 0, done.stderr
-    assert done.stdout.split() == ["138357544", "False"]
+    assert done.stdout.split() == expected, label
+
+
+@pytest.mark.parametrize("argv, code, needle", [
+    (["vgg16", "--input", "224x224x3"], 0, "Total params:          138,357,544"),
+    (["--list"], 0, "resnet50"),
+    (["resnet5O"], 2, "did you mean resnet50?"),
+    (["verify", "vgg11", "--input", "32x32x3"], 2, "verify needs PyTorch"),
+])
+def test_fresh_venv_console_script(fresh_venv, tmp_path, argv, code, needle):
+    done = _run([str(fresh_venv / BIN / "symcnn"), *argv], tmp_path)
+    assert done.returncode == code, done.stderr
+    assert needle in done.stdout + done.stderr and "Traceback" not in done.stderr
