@@ -1,13 +1,22 @@
 """The command line.
 
     symcnn NET [--input HxWxC] [--format table|json|csv|markdown|latex] [-o FILE] …
-    symcnn sweep NET --sizes 32:1024:32 [--aspect 4:3] [--format table|csv|json]
-    symcnn plot NET --metric macs --sizes 32:512:8 -o cost.png   (or --per-layer)
-    symcnn budget NET --memory 8GB --batch 32 [--dtype float16] [--training]
+    symcnn sweep NET --sizes 32:1024:32 [--input HxWx3] [--aspect 4:3] [--format table|csv|json]
+    symcnn plot NET --metric macs --sizes 32:512:8 [--input HxWx3] -o cost.png   (or --per-layer)
+    symcnn budget NET (--memory 8GB | --macs 5G) [--input HxWx3] [--batch 32] [--training]
     symcnn verify NET --input 224x224x3 [--input 225x225x3 …]   (needs torch)
 
-NET is a zoo name (``symcnn --list``), a path to a notation file, or notation text.
-Errors in what the user typed print one message to stderr and exit 2, never a traceback.
+NET is a zoo name (``symcnn --list``), a path to a notation file, or notation text (see
+``_read_net`` for which is which). ``--input`` on sweep, plot and budget replaces the
+notation's input line (HxWx3 frees a file's fixed 224x224x3).
+
+Exit statuses: 0 done; 2 an error in what the user gave (one message on stderr,
+"symcnn: error: …", never a traceback); ``budget`` exits 1 when nothing fits (0 when it
+found the largest input that fits); ``verify`` exits 1 when symcnn and torch disagree.
+
+``-o FILE`` writes a regular file whole or not at all (a temporary file beside it, then a
+rename), through symbolic links, with the umask's mode for a new file and the old mode for
+an existing one; devices and FIFOs are written directly (see :func:`write_output`).
 """
 
 from __future__ import annotations
