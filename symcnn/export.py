@@ -14,8 +14,9 @@ import io
 import json
 
 from .dims import Dim
-from .formatting import (_formulas, _totals, _with_value, display_rows, memory_formula, pretty,
-                         shape_text, weights_formula)
+from .formatting import (Style, _formulas, _totals, _str_expr, dim_text, display_rows,
+                         memory_formula, pretty, shape_text, signature, weights_formula,
+                         with_value)
 from .report import QUANTITIES
 
 __all__ = ["to_dict", "to_json", "to_csv", "to_markdown", "SCHEMA_VERSION", "CSV_COLUMNS"]
@@ -30,18 +31,29 @@ def _value(x):
     """An exact int, or the SymPy expression as a string."""
     if isinstance(x, int) or getattr(x, "is_Integer", False):
         return int(x)
-    return str(x.expr() if isinstance(x, Dim) else x)
+    return dim_text(x, "str") if isinstance(x, Dim) else _str_expr(x)
+
+
+def _row_value(row, quantity: str, style: Style):
+    """``_value(getattr(row, quantity))``, printed from the row's factors."""
+    text = style.value(row, quantity)
+    return int(text) if text.isdigit() else text
 
 
 def _dims(spec) -> list:
     return [spec.height, spec.width, spec.channels]
 
 
-def _layer(n: int, row, copies: int) -> dict:
-    d = {"index": n, "name": row.name, "kind": row.kind,
-         "output": [_value(x) for x in row.out],
-         **{q: _value(getattr(row, q)) for q in QUANTITIES},
-         "memory_formula": memory_formula(row), "weights_formula": weights_formula(row)}
+def _layer(n: int, row, copies: int, style: Style, cache: dict) -> dict:
+    sig = signature(row)
+    costs = cache.get(sig)
+    if costs is None:
+        costs = cache[sig] = {
+            "output": [_value(x) for x in row.out],
+            **{q: _row_value(row, q, style) for q in QUANTITIES},
+            "memory_formula": memory_formula(row), "weights_formula": weights_formula(row)}
+    d = {"index": n, "name": row.name, "kind": row.kind, **costs}
+    d["output"] = list(d["output"])
     if copies > 1:
         d["repeat"] = copies  # this entry stands for `repeat` copies of this layer
     if row.path:
@@ -74,8 +86,7 @@ def to_dict(report) -> dict:
                          "params": _value(t["params"] * size)},
         "per_batch": {q: _value(report.batch * t[q]) for q in ("activations", "macs",
                                                                 "flops")},
-        "layers": [_layer(line.index, line.row, line.copies)
-                   for line in display_rows(report.rows)],
+        "layers": _layers(report),
         "formula_input": _dims(report.formula_input),
         "formulas": {q: _value(f) for q, f in report.formulas.items()},
     }
@@ -84,6 +95,12 @@ def to_dict(report) -> dict:
             "multiples": report.multiples,
             **{q: _value(f) for q, f in report.divisible.items()}}
     return out
+
+
+def _layers(report) -> list[dict]:
+    style, cache = Style("str"), {}
+    return [_layer(line.index, line.row, line.copies, style, cache)
+            for line in display_rows(report.rows)]
 
 
 def to_json(report, indent: int | None = 2) -> str:
@@ -96,12 +113,17 @@ def to_csv(report) -> str:
     buf = io.StringIO()
     out = csv.writer(buf, lineterminator="\n")
     out.writerow(CSV_COLUMNS)
+    style, cache = Style("str"), {}
     for line in display_rows(report.rows):
         row = line.row
+        sig = signature(row)
+        costs = cache.get(sig)
+        if costs is None:
+            costs = cache[sig] = [*(_value(x) for x in row.out), *(
+                _row_value(row, q, style) for q in ("activations", "weights", "biases",
+                                                    "params", "buffers", "macs"))]
         out.writerow([line.index, row.name, row.kind, " > ".join(map(str, row.path)),
-                      line.copies, *(_value(x) for x in row.out),
-                      *(_value(getattr(row, q)) for q in ("activations", "weights", "biases",
-                                                          "params", "buffers", "macs"))])
+                      line.copies, *costs])
     return buf.getvalue()
 
 
@@ -113,15 +135,19 @@ def to_markdown(report) -> str:
     """A GitHub table per layer, then the totals and formulas as a text block."""
     head = ["#", "Layer", "Output", "Memory (elements)", "Weights", "Biases", "MACs"]
     lines = ["| " + " | ".join(head) + " |", "|---|---|---|---:|---:|---:|---:|"]
+    style, cache = Style("pretty"), {}
     for line in display_rows(report.rows):
         row = line.row
         name = row.name + (f" ×{line.copies:,}" if line.copies > 1 else "") + \
             (" (aux)" if row.aux else "")
-        cells = [str(line.index), f"`{name}`", shape_text(row.out),
-                 _with_value(memory_formula(row), row.activations),
-                 _with_value(weights_formula(row), row.weights), pretty(row.biases),
-                 pretty(row.macs)]
-        lines.append("| " + " | ".join(_md(c) for c in cells) + " |")
+        sig = signature(row)
+        cells = cache.get(sig)
+        if cells is None:
+            cells = cache[sig] = [_md(c) for c in (
+                shape_text(row.out), with_value(memory_formula(row), row, "activations", style),
+                with_value(weights_formula(row), row, "weights", style),
+                style.value(row, "biases"), style.value(row, "macs"))]
+        lines.append("| " + " | ".join([str(line.index), _md(f"`{name}`"), *cells]) + " |")
     t = report.totals
     lines.append("| | **Total** | | " + " | ".join(
         _md(f"**{pretty(t[q])}**") for q in ("activations", "weights", "biases", "macs")) + " |")

@@ -8,10 +8,12 @@ batch is given. Formulas print ⌊·⌋ for floor, · for product and group digi
 
 from __future__ import annotations
 
+import functools
+from dataclasses import dataclass
+from fractions import Fraction
+
 import sympy
 from sympy.printing.str import StrPrinter
-
-from dataclasses import dataclass
 
 from .dims import Dim, to_expr
 from .shapes import Row
@@ -29,11 +31,7 @@ class _Pretty(StrPrinter):
         return f"{int(expr):,}"
 
     def _print_floor(self, expr) -> str:
-        num, den = sympy.fraction(sympy.together(expr.args[0]))
-        if den == 1:
-            return f"⌊{self._print(num)}⌋"
-        top = self._print(num)
-        return f"⌊({top})/{self._print(den)}⌋" if num.is_Add else f"⌊{top}/{self._print(den)}⌋"
+        return _floor_text(self, expr)
 
     def _print_Mul(self, expr) -> str:
         return super()._print_Mul(expr).replace("*", "·")
@@ -48,13 +46,253 @@ class _Pretty(StrPrinter):
 _PRINTER = _Pretty()
 
 
+@functools.lru_cache(maxsize=1 << 14)
+def _floor_parts(arg) -> tuple:
+    """⌊arg⌋'s numerator and denominator (``together`` costs milliseconds: once each)."""
+    return sympy.fraction(sympy.together(arg))
+
+
+def _floor_text(printer, expr) -> str:
+    num, den = _floor_parts(expr.args[0])
+    if den == 1:
+        return f"⌊{printer._print(num)}⌋"
+    top = printer._print(num)
+    return f"⌊({top})/{printer._print(den)}⌋" if num.is_Add else \
+        f"⌊{top}/{printer._print(den)}⌋"
+
+
+# ── Cheap printing ───────────────────────────────────────────────────────────────────
+# A row's costs are products of a few factors (ints, Dims, SymPy channel counts). SymPy's
+# printers spend milliseconds per row (``together``, term ordering, assumption queries),
+# so per-row strings are built here from the factors themselves: a product is kept as
+# (integer coefficient, ((base, exponent), …)) exactly as SymPy would build it, bases are
+# ordered by SymPy's own sort key (derived from a Dim's fields, never from a SymPy object)
+# and printed once per distinct base. Whatever falls outside that shape (a sum, a rational
+# coefficient) is printed by SymPy, memoised per expression. Output is identical to
+# printing the SymPy values (tests/test_export_promises.py checks it on the zoo).
+
+_N1 = ((1, 0, "Number"), (0, ()), (), 1)
+
+
+def _num_key(n) -> tuple:
+    return ((1, 0, "Number"), (0, ()), (), n)
+
+
+def _sym_key(name: str, coeff=1) -> tuple:
+    return ((2, 0, "Symbol"), (1, (name,)), _N1, coeff)
+
+
+def _add_key(first: tuple, n) -> tuple:
+    return ((3, 1, "Add"), (2, (first, _num_key(n))), _N1, 1)
+
+
+def _floor_key(d: Dim) -> tuple:
+    inner = _sym_key(d.symbol, Fraction(1, d.den))
+    if d.offset:
+        inner = _add_key(inner, Fraction(d.offset, d.den))
+    return ((4, 10000, "floor"), (1, (inner,)), _N1, 1)
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def dim_key(d: Dim) -> tuple:
+    """SymPy's ``d.expr().sort_key()``, from the fields (no SymPy object is built)."""
+    base = _sym_key(d.symbol) if d.den == 1 else _floor_key(d)
+    return base if not d.add else _add_key(base, d.add)
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _expr_key(x) -> tuple:
+    return x.sort_key()
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def dim_text(d: Dim, style: str = "pretty") -> str:
+    """A Dim as ``pretty`` (⌊(H + 1)/2⌋ + 1) or ``str`` (floor(H/2 + 1/2) + 1) prints it."""
+    pretty_ = style == "pretty"
+    if d.den == 1:
+        base = d.symbol
+    elif pretty_:
+        base = f"⌊({d.symbol} + {d.offset:,})/{d.den:,}⌋" if d.offset else \
+            f"⌊{d.symbol}/{d.den:,}⌋"
+    else:
+        base = f"floor({d.symbol}/{d.den} + {Fraction(d.offset, d.den)})" if d.offset else \
+            f"floor({d.symbol}/{d.den})"
+    if not d.add:
+        return base
+    n = f"{abs(d.add):,}" if pretty_ else str(abs(d.add))
+    return f"{base} {'+' if d.add > 0 else '-'} {n}"
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _parts(x):
+    """A SymPy factor as (integer coefficient, ((base, exponent), …)), or None."""
+    c, rest = x.as_coeff_Mul()
+    if not c.is_Integer or c == 0:
+        return None
+    items = []
+    for a in sympy.Mul.make_args(rest):
+        if a == 1:
+            continue
+        b, e = a.as_base_exp()
+        if not (e.is_Integer and e > 0) or b.is_Number:
+            return None
+        items.append((b, int(e)))
+    return int(c), tuple(items)
+
+
+def _is_add(base) -> bool:
+    return bool(base.add) if isinstance(base, Dim) else base.is_Add
+
+
+def _lone_add(coef: int, items: dict) -> bool:
+    if coef != 1 or len(items) != 1:
+        return False
+    (base, e), = items.items()
+    return e == 1 and _is_add(base)
+
+
+Form = tuple  # (int coefficient, ((base, exponent), …)); bases are Dims or SymPy
+
+
+def product_form(factors, start: Form = (1, ())) -> Form | None:
+    """``start`` times ``factors`` (ints, Dims, SymPy) as SymPy's ``a*b*c`` builds it
+    (symcnn.shapes._product), or None where SymPy would not keep a plain product (a
+    number times a lone sum is distributed; a zero; a rational coefficient)."""
+    coef, items = start[0], dict(start[1])
+    for f in factors:
+        if isinstance(f, int):
+            if f == 1:
+                continue
+            if f == 0 or (items and _lone_add(coef, items)):
+                return None
+            coef *= f
+            continue
+        if isinstance(f, Dim):
+            c, more = 1, ((f, 1),)
+        else:
+            part = _parts(f)
+            if part is None:
+                return None
+            c, more = part
+        lone = c == 1 and len(more) == 1 and more[0][1] == 1 and _is_add(more[0][0])
+        if (coef != 1 and not items and lone) or (items and _lone_add(coef, items) and
+                                                   not more and c != 1):
+            return None  # SymPy distributes a number over a lone sum
+        coef *= c
+        for b, e in more:
+            items[b] = items.get(b, 0) + e
+    return coef, tuple(items.items())
+
+
+def row_form(row: Row, quantity: str) -> Form | None:
+    """The product form of ``row``'s activations, weights, macs, biases or buffers."""
+    if quantity == "activations":
+        return (0, ()) if row.aux else product_form(row.out)
+    if quantity == "weights":
+        if not row.weight_factors:
+            return 0, ()
+        inner, outer = row.weight_factors
+        return product_form((*inner, outer))
+    if quantity == "macs":
+        if row.positions is None or row.aux:
+            return 0, ()
+        w = row_form(row, "weights")
+        return None if w is None or w[0] == 0 else product_form(row.positions, w)
+    value = getattr(row, quantity)
+    return (value, ()) if isinstance(value, int) else product_form((value,))
+
+
+class Style:
+    """How a product prints: SymPy's ``str`` (JSON, CSV) or ``pretty`` (table, Markdown)."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.sep = "·" if name == "pretty" else "*"
+        self._text: dict = {}
+
+    def number(self, n: int) -> str:
+        return f"{n:,}" if self.name == "pretty" else str(n)
+
+    def expr(self, x) -> str:
+        """Any value, printed by SymPy (memoised)."""
+        if isinstance(x, Dim):
+            return dim_text(x, self.name)
+        if isinstance(x, int):
+            return self.number(x)
+        return _pretty_expr(x) if self.name == "pretty" else _str_expr(x)
+
+    def key(self, base, e: int) -> tuple:
+        return _KEY(base, e)
+
+    def base(self, base, e: int) -> str:
+        """One factor of a product (parenthesised when it is a sum)."""
+        got = self._text.get((base, e))
+        if got is None:
+            if e != 1:
+                b = base.expr() if isinstance(base, Dim) else base
+                got = self.expr(sympy.Pow(b, e))
+            else:
+                got = self.expr(base)
+                if _is_add(base):
+                    got = self.paren(got)
+            self._text[(base, e)] = got
+        return got
+
+    def paren(self, text: str) -> str:
+        return f"({text})"
+
+    def form(self, form: Form) -> str:
+        coef, items = form
+        if coef == 0 or not items:
+            return self.number(coef)
+        if coef == 1 and len(items) == 1 and items[0][1] == 1:
+            return self.expr(items[0][0])  # a lone factor is not a product
+        order = sorted(items, key=lambda be: self.key(*be))
+        parts = [self.base(b, e) for b, e in order]
+        return self.sep.join(parts if coef == 1 else [self.number(coef), *parts])
+
+    def value(self, row: Row, quantity: str) -> str:
+        """``row``'s quantity as SymPy would print it."""
+        if quantity == "params":
+            w, b = row_form(row, "weights"), row_form(row, "biases")
+            if w is not None and b is not None and not b[1] and not _lone_add(w[0], dict(w[1])):
+                if b[0] == 0:
+                    return self.form(w)
+                if not w[1]:
+                    return self.number(w[0] + b[0])
+                return f"{self.form(w)} + {self.number(b[0])}"
+            return self.expr(row.params)
+        f = row_form(row, quantity)
+        return self.expr(getattr(row, quantity)) if f is None else self.form(f)
+
+
+def is_number(row: Row, quantity: str) -> bool:
+    """Whether ``row``'s quantity is a Python int (cheaply)."""
+    if quantity == "params":
+        return is_number(row, "weights") and is_number(row, "biases")
+    f = row_form(row, quantity)
+    return isinstance(getattr(row, quantity), int) if f is None else not f[1]
+
+
+@functools.lru_cache(maxsize=1 << 14)
+def _pretty_expr(x) -> str:
+    return _PRINTER.doprint(x)
+
+
+@functools.lru_cache(maxsize=1 << 14)
+def _str_expr(x) -> str:
+    return str(x)
+
+
+
+
 def pretty(x) -> str:
     """A count or formula as people read it: 1,234 or 576·C + 2,097,152·⌊H/32⌋·⌊W/32⌋."""
     if isinstance(x, Dim):
-        x = x.expr()
+        return dim_text(x)
     if isinstance(x, int):
         return f"{x:,}"
-    return _PRINTER.doprint(x)
+    return _pretty_expr(x)
 
 
 def human(n: int) -> str:
@@ -68,8 +306,10 @@ def human(n: int) -> str:
 
 def _factor(x) -> str:
     """A factor of a product, in parentheses where it is a sum."""
-    expr = x.expr() if isinstance(x, Dim) else x
-    return f"({pretty(x)})" if isinstance(expr, sympy.Add) else pretty(x)
+    if isinstance(x, int):
+        return f"{x:,}"
+    text = pretty(x)
+    return f"({text})" if _is_add(x) else text
 
 
 def shape_text(out) -> str:
@@ -92,6 +332,19 @@ def weights_formula(row: Row) -> str:
 def _with_value(formula: str, value) -> str:
     return f"{formula} = {pretty(value)}" if isinstance(value, int) and formula != \
         pretty(value) else formula
+
+
+def with_value(formula: str, row: Row, quantity: str, style: "Style") -> str:
+    """``formula = value`` where the value is a number that reads differently."""
+    if not is_number(row, quantity):
+        return formula
+    shown = style.value(row, quantity)
+    return formula if formula == shown else f"{formula} = {shown}"
+
+
+def signature(row: Row) -> tuple:
+    """What a row's printed costs depend on (rows alike print alike)."""
+    return row.out, row.weight_factors, row.biases, row.positions, row.buffers, row.aux
 
 
 @dataclass(frozen=True)
@@ -156,18 +409,50 @@ def group_lines(lines: list[Line], depth: int) -> list[list[Line]]:
 
 
 def _sum(lines: list[Line], quantity: str):
-    terms = [line.copies * getattr(line.row, quantity) for line in lines]
-    return sum(terms) if all(isinstance(t, int) for t in terms) else sympy.Add(*terms)
+    """The sum of ``quantity`` over ``lines`` (as ``sympy.Add`` of the rows' values builds
+    it), grouped by product in Python first: one small Add however many lines."""
+    total, extra, by = 0, [], {}
+    for line in lines:
+        f = row_form(line.row, quantity) if quantity != "params" else None
+        if f is None:
+            v = line.copies * getattr(line.row, quantity)
+            if isinstance(v, int):
+                total += v
+            else:
+                extra.append(v)
+        elif not f[1]:
+            total += line.copies * f[0]
+        else:
+            key = tuple(sorted(f[1], key=lambda be: _KEY(*be)))
+            by[key] = by.get(key, 0) + line.copies * f[0]
+    if not by and not extra:
+        return total
+    terms = [c * sympy.Mul(*(_base_expr(b) ** e for b, e in key)) for key, c in by.items()]
+    return sympy.Add(*terms, *extra, total)
 
 
-def _line_cells(line: Line) -> list[str]:
+def _KEY(base, e: int) -> tuple:
+    k = dim_key(base) if isinstance(base, Dim) else _expr_key(base)
+    return k if e == 1 else (k[0], k[1], _num_key(e), k[3])
+
+
+def _base_expr(base):
+    return base.expr() if isinstance(base, Dim) else base
+
+
+def _line_cells(line: Line, style: "Style", cache: dict) -> list[str]:
     row, copies = line.row, line.copies
     name = row.name if copies == 1 else f"{row.name} (×{copies:,}, each)"
     name = "  " * len(row.path) + name + (" (aux)" if row.aux else "")
-    return [str(line.index), name, shape_text(row.out),
-            _with_value(memory_formula(row), row.activations),
-            _with_value(weights_formula(row), row.weights),
-            pretty(row.biases), pretty(row.macs)]
+    sig = signature(row)
+    cells = cache.get(sig)
+    if cells is None:
+        cells = cache[sig] = [
+            shape_text(row.out),
+            with_value(memory_formula(row), row, "activations", style),
+            with_value(weights_formula(row), row, "weights", style),
+            style.value(row, "biases"), style.value(row, "macs")]
+    return [str(line.index), name, *cells]
 
 
 def _group_cells(group: list[Line], depth: int) -> list[str]:
@@ -183,11 +468,12 @@ def _group_cells(group: list[Line], depth: int) -> list[str]:
 def _columns(report, depth: int | None = None) -> tuple[list[str], list[list[str]]]:
     head = ["#", "Layer", "Output", "Memory (elements)", "Weights", "Biases", "MACs"]
     lines = display_rows(report.rows)
+    style, cache = Style("pretty"), {}
     if depth is None:
-        body = [_line_cells(line) for line in lines]
+        body = [_line_cells(line, style, cache) for line in lines]
     else:
-        body = [_line_cells(g[0]) if len(g[0].row.path) < depth else _group_cells(g, depth)
-                for g in group_lines(lines, depth)]
+        body = [_line_cells(g[0], style, cache) if len(g[0].row.path) < depth
+                else _group_cells(g, depth) for g in group_lines(lines, depth)]
     t = report.totals
     if report.symbolic:  # symbolic totals are long: they stand in the block below
         body.append(["", "Total", "", "(see below)", "", "", ""])
