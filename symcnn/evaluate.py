@@ -56,37 +56,35 @@ def compile_formula(expr) -> Callable[..., object]:
     """A function of the formula's symbols (as keywords: H=…, W=…, C=…) that returns the
     exact value; each argument may be an int (Python or NumPy) or a NumPy integer array
     (object arrays of Python ints too). With no array the result is a Python int; with
-    arrays, an int64 array when no term can pass 2⁶² for the arguments given (scalars
-    included), else an object array of exact Python ints."""
+    arrays, an int64 array when every term and the sum stay below 2⁶² for the arguments
+    given (scalars included), else an object array of exact Python ints."""
     terms, lcm = _terms(sympy.Integer(expr) if isinstance(expr, int) else expr)
     names = sorted({f[0] for _, fs in terms for f in fs})
-    # Offsets, denominators or coefficients NumPy's int64 cannot hold force exact ints.
-    wide = any(abs(c) >= _INT64_SAFE or any(abs(o) >= _INT64_SAFE or d >= _INT64_SAFE
-                                            for _, o, d, _ in fs) for c, fs in terms)
+    keys = sorted({(n, o, d) for _, fs in terms for n, o, d, _ in fs})
+    index = {k: i for i, k in enumerate(keys)}
+    plan = [(c, tuple(i for n, o, d, p in fs for i in [index[n, o, d]] * p))
+            for c, fs in terms]  # each factor once per power
 
     def evaluate(**values):
         missing = [n for n in names if n not in values]
         if missing:
             raise SymCNNError(f"missing value for {', '.join(missing)}")
-        vals = _exact({n: values[n] for n in names}, terms, wide or lcm >= _INT64_SAFE)
-        total = 0
-        for coeff, factors in terms:
-            term = coeff
-            for name, off, den, power in factors:
-                v = vals[name] if den == 1 and off == 0 else (vals[name] + off) // den
-                term = term * (v if power == 1 else v ** power)
-            total = total + term
-        return total // lcm if lcm != 1 else total
+        vals, size, arrays = _checked({n: values[n] for n in names})
+        if not arrays:  # Python ints: exact at any size
+            floors = [vals[n] if (o, d) == (0, 1) else (vals[n] + o) // d for n, o, d in keys]
+            total = sum(c * math.prod(floors[i] for i in fs) for c, fs in plan)
+            return total // lcm
+        return _vectorised(vals, size, keys, plan, lcm)
 
     evaluate.symbols = tuple(names)
+    evaluate.terms = len(plan)  # the work per size: one product per term
     return evaluate
 
 
-def _exact(values: dict, terms, wide: bool) -> dict:
-    """Every argument checked (an integer, not a bool) and put in one arithmetic: Python
-    ints when no argument is an array; else int64 arrays while the bound on every term
-    (each argument at its largest magnitude, scalars included) stays below 2⁶², object
-    arrays of Python ints beyond, so nothing ever wraps."""
+def _checked(values: dict) -> tuple[dict, dict, bool]:
+    """Every argument checked (an integer, not a bool): Python ints for scalars, int64
+    arrays for arrays whose values stay below 2⁶², object arrays of Python ints beyond;
+    with each argument's largest magnitude."""
     out, size, arrays = {}, {}, False
     for name, v in values.items():
         if isinstance(v, bool):
@@ -106,12 +104,60 @@ def _exact(values: dict, terms, wide: bool) -> dict:
         elif arr.dtype.kind not in "iu":
             raise SymCNNError(f"{name}: sizes must be integers (got {arr.dtype} values)")
         arrays = True
-        out[name] = arr
         size[name] = max(abs(int(arr.max(initial=0))), abs(int(arr.min(initial=0))))
-    if not arrays:
-        return out
+        out[name] = arr.astype(np.int64 if size[name] < _INT64_SAFE else object)
+    return out, size, arrays
+
+
+def _vectorised(vals: dict, size: dict, keys, plan, lcm: int):
+    """Σ c·Π floors with NumPy: each floor, product and partial sum in int64 while its
+    bound (from the arguments' largest magnitudes) stays below 2⁶², and in Python ints
+    (object arrays) from the first step that could pass it. Nothing wraps, and only the
+    terms that need it pay for exact arithmetic."""
     import numpy as np
-    bound = sum(abs(c) * math.prod(((size[n] + abs(o)) // d + 1) ** p for n, o, d, p in fs)
-                for c, fs in terms)
-    dtype = np.int64 if bound < _INT64_SAFE and not wide else object
-    return {n: (v.astype(dtype) if hasattr(v, "dtype") else v) for n, v in out.items()}
+
+    def exact(x):
+        return x.astype(object) if isinstance(x, np.ndarray) and x.dtype != object else x
+
+    floors, bounds = [], []
+    for n, o, d in keys:
+        v, top = vals[n], size[n]
+        if (o, d) != (0, 1):
+            if isinstance(v, np.ndarray) and v.dtype != object and not (
+                    top + abs(o) < _INT64_SAFE and d < _INT64_SAFE):
+                v = exact(v)
+            v = (v + o) // d
+        floors.append(v)
+        bounds.append((top + abs(o)) // d + 1)
+    wide = [None] * len(keys)  # the object-array copy of a floor, made once if needed
+
+    def big(i):
+        if wide[i] is None:
+            wide[i] = exact(floors[i])
+        return wide[i]
+
+    narrow_sum, narrow_bound, exact_sum = 0, 0, 0
+    for coeff, factors in plan:
+        term, bound, is_exact = 1, 1, False
+        for i in factors:
+            if not is_exact and bound * bounds[i] >= _INT64_SAFE:
+                term, is_exact = exact(term), True
+            term = term * (big(i) if is_exact else floors[i])
+            bound *= bounds[i]
+        bound *= abs(coeff)
+        if not is_exact and bound >= _INT64_SAFE:
+            term, is_exact = exact(term), True
+        term = term * coeff
+        if not is_exact and narrow_bound + bound < _INT64_SAFE:
+            narrow_sum, narrow_bound = narrow_sum + term, narrow_bound + bound
+        else:
+            exact_sum = exact_sum + exact(term)
+    if isinstance(exact_sum, np.ndarray) or not isinstance(narrow_sum, np.ndarray):
+        total = exact_sum + exact(narrow_sum) if isinstance(exact_sum, np.ndarray) \
+            else exact_sum + narrow_sum
+    else:
+        if exact_sum and abs(exact_sum) + narrow_bound >= _INT64_SAFE:
+            total = exact(narrow_sum) + exact_sum
+        else:
+            total = narrow_sum + exact_sum
+    return total // lcm if lcm != 1 else total

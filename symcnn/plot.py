@@ -6,6 +6,7 @@ SymCNNError saying so. The numbers plotted are the exact sweep values.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
 
 from .errors import SymCNNError
@@ -32,16 +33,21 @@ def _check(metric: str) -> None:
         raise SymCNNError(f"unknown metric {metric!r}; choose one of {', '.join(METRICS)}")
 
 
-def plot_sweep(points: list[dict], metric: str, path, title: str = "") -> Path:
-    """A line of ``metric`` against input height (width noted when not square)."""
+def plot_sweep(points: Iterable[dict], metric: str, path, title: str = "") -> Path:
+    """A line of ``metric`` against input height (width noted when not square).
+    ``points``: a list of sweep points or :func:`symcnn.sweep.iter_sweep`'s stream (only
+    H, W and the metric are kept, so a long sweep costs little memory)."""
     _check(metric)
-    if not points:
+    xs, ys, square = [], [], True
+    for p in points:
+        xs.append(p["h"])
+        ys.append(p[metric])
+        square = square and p["h"] == p["w"]
+    if not xs:
         raise SymCNNError("nothing to plot: no size in the sweep is large enough")
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(7, 4.2), dpi=100)
-    xs = [p["h"] for p in points]
-    ax.plot(xs, [p[metric] for p in points], marker="." if len(points) < 80 else None)
-    square = all(p["h"] == p["w"] for p in points)
+    ax.plot(xs, ys, marker="." if len(xs) < 80 else None)
     ax.set_xlabel("input size H = W" if square else "input height H (W as given)")
     ax.set_ylabel(METRICS[metric])
     ax.set_title(title or f"{METRICS[metric]} against input size")

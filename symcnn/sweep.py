@@ -35,12 +35,16 @@ from .errors import SymCNNError
 from .notation import MAX_VALUE
 from .shapes import minimum_input
 
-__all__ = ["parse_sizes", "Sizes", "sweep", "iter_sweep", "format_sweep", "budget",
-           "parse_amount", "Budget", "SWEEP_QUANTITIES", "MAX_SWEEP", "MAX_SWEEP_LIST"]
+__all__ = ["parse_sizes", "Sizes", "sweep", "iter_sweep", "SweepPoints", "format_sweep",
+           "budget", "parse_amount", "Budget", "SWEEP_QUANTITIES", "MAX_SWEEP", "MAX_SWEEP_LIST",
+           "MAX_SWEEP_WORK"]
 
 SWEEP_QUANTITIES = ("params", "activations", "macs")
-MAX_SWEEP = 10_000_000  # sizes in one sweep
-MAX_SWEEP_LIST = 1_000_000  # points sweep() returns as a list (iter_sweep streams more)
+# Limits that keep every sweep within seconds and well under 1 GiB (measured: 10⁶ sizes of
+# Inception-v3 at H = W ≈ 10¹², beyond int64, stream as a table in about 5 s and 150 MiB).
+MAX_SWEEP = 1_000_000  # sizes in one sweep (iter_sweep streams them)
+MAX_SWEEP_LIST = 250_000  # points sweep() returns as a list
+MAX_SWEEP_WORK = 40_000_000  # sizes × terms of the formulas evaluated in one sweep
 MAX_ASPECT = 10**6
 _CHUNK = 1 << 16  # sizes evaluated at once (NumPy arrays)
 _UNITS = {"": 1, "k": 10**3, "m": 10**6, "g": 10**9, "t": 10**12,
@@ -250,7 +254,7 @@ def _extent(sizes) -> tuple[int, int, int, int, bool]:
 
 
 def iter_sweep(report, sizes, channels: int | None = None, quantities=SWEEP_QUANTITIES,
-               aspect: tuple[int, int] | None = None) -> Iterator[dict]:
+               aspect: tuple[int, int] | None = None) -> SweepPoints:
     """The points of :func:`sweep`, one dict at a time, in the order of ``sizes``
     (a :class:`Sizes` from :func:`parse_sizes` or a list of (H, W) pairs): memory stays
     constant whatever their number. Everything is checked before the first point, so a
@@ -267,6 +271,11 @@ def iter_sweep(report, sizes, channels: int | None = None, quantities=SWEEP_QUAN
     if len(sizes) > MAX_SWEEP:
         raise SymCNNError(f"sizes: more than {MAX_SWEEP:,} sizes")
     plan = _plan(report, channels, quantities)
+    terms = sum(f.terms for f in plan.evaluators.values())
+    if len(sizes) * terms > MAX_SWEEP_WORK:
+        raise SymCNNError(f"this network's formulas have {terms:,} terms; a sweep evaluates "
+                          f"at most {MAX_SWEEP_WORK:,} terms × sizes, so at most "
+                          f"{MAX_SWEEP_WORK // terms:,} sizes here ({len(sizes):,} asked)")
     lo_h, hi_h, lo_w, hi_w, square = _extent(sizes) if len(sizes) else (1, 1, 1, 1, True)
     if aspect is not None:
         a, b = aspect
@@ -275,7 +284,7 @@ def iter_sweep(report, sizes, channels: int | None = None, quantities=SWEEP_QUAN
                               f"(H up to {hi_h:,}); sizes must stay within 1…{MAX_VALUE:,}")
         lo_w, hi_w, square = lo_h * b // a, hi_h * b // a, a == b
     _check_sizes(spec, plan, (lo_h, hi_h, lo_w, hi_w, square), aspect)
-    return _points(plan, sizes, quantities, aspect)
+    return SweepPoints(_columns(plan, sizes, quantities, aspect), ("h", "w", *quantities))
 
 
 def _check_sizes(spec, plan: _Plan, extent, aspect) -> None:
@@ -294,9 +303,34 @@ def _check_sizes(spec, plan: _Plan, extent, aspect) -> None:
                           "(or the aspect) ask for non-square ones")
 
 
-def _points(plan: _Plan, sizes, quantities, aspect) -> Iterator[dict]:
+class SweepPoints(Iterator):
+    """The points of a sweep, one dict at a time (``{"h", "w", *quantities}``), computed a
+    chunk of sizes at a time; :meth:`columns` gives the same data as column lists per
+    chunk (what :func:`format_sweep` reads). Single use, like any iterator."""
+
+    def __init__(self, columns: Iterator[tuple[list, ...]], keys: tuple[str, ...]) -> None:
+        self._columns = columns
+        self.keys = keys
+        self._rows: Iterator[dict] = iter(())
+
+    def __next__(self) -> dict:
+        while True:
+            row = next(self._rows, None)
+            if row is not None:
+                return row
+            chunk = next(self._columns)  # StopIteration ends the points
+            self._rows = map(dict, map(lambda r: zip(self.keys, r), zip(*chunk)))
+
+    def columns(self) -> Iterator[tuple[list, ...]]:
+        """The remaining points as chunks of columns (h, w, then each quantity)."""
+        rest = list(self._rows)
+        if rest:
+            yield tuple([p[k] for p in rest] for k in self.keys)
+        yield from self._columns
+
+
+def _columns(plan: _Plan, sizes, quantities, aspect) -> Iterator[tuple[list, ...]]:
     import numpy as np
-    keys = ("h", "w", *quantities)
     low_h, low_w = plan.low
     for hs, ws in _chunks(sizes):
         if aspect is not None:
@@ -315,15 +349,14 @@ def _points(plan: _Plan, sizes, quantities, aspect) -> Iterator[dict]:
             values[plan.height] = hs
         if isinstance(plan.width, str):
             values[plan.width] = ws
-        columns = []
+        columns = [hs.tolist(), ws.tolist()]
         for q in quantities:
             f = plan.evaluators[q]
             out = f(**{s: values[s] for s in f.symbols})
             # tolist() gives exact Python ints (from int64, or the object array's own ints)
             columns.append(np.broadcast_to(out, (n,)).tolist() if hasattr(out, "shape")
                            else [int(out)] * n)
-        for row in zip(hs.tolist(), ws.tolist(), *columns):
-            yield dict(zip(keys, row))
+        yield tuple(columns)
 
 
 def _chunks(sizes, n: int = _CHUNK):
@@ -357,35 +390,48 @@ def format_sweep(report, points: Iterable[dict], fmt: str = "table") -> Iterator
     """The text of a sweep as the CLI writes it, in pieces (write each as it comes):
     ``table``, ``csv`` (with activation bytes at the report's dtype) or ``json`` (one
     object: dtype, bytes per element, points; written incrementally, the same text as
-    ``json.dumps``)."""
+    ``json.dumps``). ``points`` are those of :func:`iter_sweep` (read by columns, fast) or
+    any iterable of dicts with h, w, params, activations and macs."""
     size = report.bytes_per_element
     if fmt not in ("table", "csv", "json"):
         raise SymCNNError(f"unknown sweep format {fmt!r}; one of table, csv, json")
-    points = iter(points)
+    keys = ("h", "w", *SWEEP_QUANTITIES)
+    if isinstance(points, SweepPoints) and set(keys) <= set(points.keys):
+        order = [points.keys.index(k) for k in keys]
+        chunks = (tuple(chunk[i] for i in order) for chunk in points.columns())
+    else:
+        chunks = _as_columns(points, keys)
     if fmt == "json":
         yield json.dumps({"dtype": report.dtype, "bytes_per_element": size})[:-1] + \
             ', "points": ['
-        first = True
-        while chunk := list(islice(points, 4096)):
-            yield ("" if first else ", ") + ", ".join(map(json.dumps, chunk))
-            first = False
+        one = "{{" + ", ".join(f'"{k}": {{}}' for k in keys) + "}}"
+        sep = ""
+        for chunk in chunks:
+            yield sep + ", ".join(map(one.format, *chunk))
+            sep = ", "
         yield "]}\n"
         return
     if fmt == "csv":
         yield "h,w,params,activations,macs,activation_bytes\n"
-        while chunk := list(islice(points, 4096)):
-            yield "".join(f"{q['h']},{q['w']},{q['params']},{q['activations']},{q['macs']},"
-                          f"{q['activations'] * size}\n" for q in chunk)
+        for hs, ws, params, acts, macs in chunks:
+            yield "".join(map("{},{},{},{},{},{}\n".format, hs, ws, params, acts, macs,
+                              [a * size for a in acts]))
         return
     from .formatting import human
     yield f"{'H':>6} {'W':>6} {'params':>16} {'activations':>16} {'MACs':>22}\n"
     count = 0
-    while chunk := list(islice(points, 4096)):
-        count += len(chunk)
-        yield "".join(f"{q['h']:>6} {q['w']:>6} {q['params']:>16,} {q['activations']:>16,} "
-                      f"{q['macs']:>22,}  ({human(q['macs'])})\n" for q in chunk)
+    for hs, ws, params, acts, macs in chunks:
+        count += len(hs)
+        yield "".join(map("{:>6} {:>6} {:>16,} {:>16,} {:>22,}  ({})\n".format, hs, ws,
+                          params, acts, macs, map(human, macs)))
     yield (f"{count:,} sizes; per image; 1 MAC = 2 FLOPs; sizes below the network's "
            "minimum input are left out.\n")
+
+
+def _as_columns(points: Iterable[dict], keys) -> Iterator[tuple[list, ...]]:
+    points = iter(points)
+    while chunk := list(islice(points, 4096)):
+        yield tuple([p[k] for p in chunk] for k in keys)
 
 
 def parse_amount(text: str, what: str) -> int:

@@ -101,3 +101,22 @@ def test_non_integer_arguments_are_refused(bad, match):
     f = symcnn.analyze(CONV).evaluator("macs")
     with pytest.raises(symcnn.SymCNNError, match=match):
         f(H=bad, W=32, C=3)
+
+
+@pytest.mark.parametrize("net", ["vgg16", "inception_v3", "densenet121",
+                                 "conv1-1000000000000p1000000000000 fc1000000000000"])
+@pytest.mark.parametrize("quantity", ["params", "macs", "activations"])
+def test_arrays_across_the_int64_boundary_are_the_python_ints(net, quantity):
+    """Per term, int64 while it cannot pass 2⁶², Python ints from there: the array result
+    is the scalar (Python int) result at every size, from small to 10¹²."""
+    f = symcnn.analyze(net).evaluator(quantity)
+    rng = random.Random(net + quantity)
+    for top in (10**3, 10**6, 3 * 10**6, 10**8, 10**12):
+        hs = [rng.randint(max(1, top // 10), top) for _ in range(30)] + [top]
+        ws = [rng.randint(max(1, top // 10), top) for _ in range(31)]
+        for c in (3, 10**12):
+            kw = {"H": np.array(hs), "W": np.array(ws), "C": c}
+            got = f(**{s: kw[s] for s in f.symbols})
+            expected = [f(**{s: {"H": h, "W": w, "C": c}[s] for s in f.symbols})
+                        for h, w in zip(hs, ws)]
+            assert np.broadcast_to(got, (31,)).tolist() == expected

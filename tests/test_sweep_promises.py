@@ -17,7 +17,7 @@ from symcnn import SymCNNError
 from symcnn.cli import main
 from symcnn.notation import MAX_VALUE
 from symcnn.shapes import minimum_input
-from symcnn.sweep import (MAX_SWEEP, MAX_SWEEP_LIST, Sizes, budget, format_sweep, iter_sweep,
+from symcnn.sweep import (MAX_SWEEP, MAX_SWEEP_LIST, MAX_SWEEP_WORK, Sizes, budget, format_sweep, iter_sweep,
                           parse_sizes, sweep)
 
 TOTALS = ("params", "activations", "macs")
@@ -135,7 +135,7 @@ def test_residual_on_the_input_sweeps_at_its_channels():
         [totals(net, 5, 7, 8), totals(net, 32, 32, 8)]
 
 
-# 4. streaming: 10⁷ sizes in constant memory; the list API states its limit
+# 4. streaming: the largest sweep in constant memory; the list API states its limit
 
 def test_sizes_are_lazy_and_behave_like_the_list():
     sizes = parse_sizes(f"1:{MAX_SWEEP - 3},160x240,32:64:32x48:96:48")
@@ -146,7 +146,7 @@ def test_sizes_are_lazy_and_behave_like_the_list():
     assert parse_sizes("32:40:4") != [(32, 32), (36, 36)]
 
 
-def test_iter_sweep_streams_ten_million_sizes_in_little_memory():
+def test_iter_sweep_streams_the_largest_sweep_in_little_memory():
     report = symcnn.analyze("vgg16")
     tracemalloc.start()
     try:
@@ -155,7 +155,7 @@ def test_iter_sweep_streams_ten_million_sizes_in_little_memory():
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
-    assert peak < 50 * 2**20  # one chunk of 65,536 sizes, not 10⁷ points
+    assert peak < 50 * 2**20  # one chunk of 65,536 sizes, not every point
     assert [p["h"] for p in first] == [32, 33, 34]  # below 32 is left out
     assert first[0] == {"h": 32, "w": 32, **totals("vgg16", 32, 32)}
 
@@ -175,6 +175,23 @@ def test_sweep_list_has_a_stated_limit():
         sweep(report, parse_sizes(f"1:{MAX_SWEEP_LIST + 1}"))
     with pytest.raises(SymCNNError, match=f"more than {MAX_SWEEP:,} sizes"):
         parse_sizes(f"1:{MAX_SWEEP + 1}")
+    with pytest.raises(SymCNNError, match=f"more than {MAX_SWEEP:,} sizes"):
+        parse_sizes("1:10000000")  # issue 13: was 5.5 GB or a MemoryError
+
+
+def test_sweep_work_has_a_stated_limit():
+    net = " ".join(f"conv3-8/2p{p} pool2/1" for p in range(1, 40))  # many distinct floors
+    report = symcnn.analyze(net)
+    terms = sum(report.evaluator(q).terms for q in TOTALS)
+    most = MAX_SWEEP_WORK // terms
+    assert len(list(islice(iter_sweep(report, parse_sizes(f"1:{most}")), 2))) == 2
+    with pytest.raises(SymCNNError, match=f"{terms:,} terms.*at most {most:,} sizes"):
+        iter_sweep(report, parse_sizes(f"1:{most + 1}"))
+
+
+def test_cli_sweep_beyond_the_limits(capsys):
+    assert main(["sweep", "vgg16", "--sizes", "1:10000000"]) == 2
+    assert f"more than {MAX_SWEEP:,} sizes" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("fmt", ["table", "csv", "json"])
@@ -393,3 +410,13 @@ def test_budget_fits_and_the_next_size_does_not(net, c):
         assert b.next_cost is None and max(a, d) * (k + 1) > MAX_VALUE
     else:
         assert b.next_cost == cost(a * (k + 1), d * (k + 1)) > limit
+
+
+def test_plot_reads_a_streamed_sweep(tmp_path):
+    pytest.importorskip("matplotlib")
+    from symcnn.plot import plot_sweep
+    report = symcnn.analyze("resnet18")
+    png = plot_sweep(iter_sweep(report, parse_sizes("32:4096:4")), "macs", tmp_path / "m.png")
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    with pytest.raises(SymCNNError, match="nothing to plot"):
+        plot_sweep(iter_sweep(symcnn.analyze("vgg16"), [(8, 8)]), "macs", tmp_path / "n.png")
