@@ -90,6 +90,11 @@ def _stat(path) -> os.stat_result | None:
         return None
 
 
+def exists(path) -> bool:
+    """Whether something is at ``path``, never raising (see :func:`_stat`)."""
+    return _stat(path) is not None
+
+
 def read_notation_file(path) -> str:
     """The text of the notation file ``path`` (a str or path-like): a regular file of at
     most MAX_FILE_BYTES bytes of UTF-8 text, else a SymCNNError that says why not."""
@@ -178,10 +183,12 @@ def notation_hint(text: str, error):
     --list)"), a missing notation file, or the notation error with a pointer to --list."""
     from .errors import NotationError, SymCNNError
     word = text.strip()
-    if not isinstance(error, NotationError) or not _WORD.fullmatch(word):
+    if not isinstance(error, NotationError):
         return error
-    if word.endswith(NOTATION_SUFFIXES):
-        return SymCNNError(f"notation file not found: {word}")
+    if word.endswith(NOTATION_SUFFIXES) and not any(c.isspace() for c in word):
+        return SymCNNError(f"notation file not found: {_shown(word)}")
+    if not _WORD.fullmatch(word):
+        return error
     close = close_names(word)
     if close:
         listed = close[0] if len(close) == 1 else f"{', '.join(close[:-1])} or {close[-1]}"

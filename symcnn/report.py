@@ -219,15 +219,17 @@ def _formula_inputs(general: InputSpec, given: InputSpec, free: bool):
 
 def _network(network, files: bool = True) -> Network:
     """A Network from a Network, a zoo name or notation text; with ``files``, also from a
-    notation file: a path-like, or a one-line str ending in .cnn or .txt (read by the CLI's
-    rules, :func:`symcnn.cli.read_notation_file`). A bare word that is no notation but
-    close to a zoo name says so: "unknown network 'resnet5O'; did you mean resnet50?"."""
+    notation file: a path-like, or a one-line str ending in .cnn or .txt that exists
+    (read by the CLI's rules, :func:`symcnn.cli.read_notation_file`). A bare word that is
+    no notation but close to a zoo name says so: "unknown network 'resnet5O'; did you mean
+    resnet50?"; a missing file name: "notation file not found"."""
     if isinstance(network, Network):
         return network
     if files and (hasattr(network, "__fspath__") or isinstance(network, str) and "\n" not in
                   network and network.endswith((".cnn", ".txt"))):
-        from .cli import read_notation_file  # only here: import symcnn stays light
-        network = read_notation_file(network)
+        from .cli import exists, read_notation_file  # only here: import symcnn stays light
+        if not isinstance(network, str) or exists(network):
+            network = read_notation_file(network)
     if not isinstance(network, str):
         raise SymCNNError(f"expected a Network, notation text, a zoo name or a notation "
                           f"file; got {type(network).__name__}")

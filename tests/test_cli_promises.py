@@ -155,12 +155,16 @@ def test_bare_names(capsys, tmp_path, monkeypatch, argv, found):
     (Path(ROOT / "examples"), r"not a notation file"),
     (Path("missing-net"), r"notation file not found: missing-net$"),
     ("missing.cnn", r"notation file not found: missing\.cnn$"),
+    ("nets/missing.txt", r"notation file not found: nets/missing\.txt$"),
+    (Path("nets/missing.txt"), r"notation file not found: nets/missing\.txt$"),
+    ("input 8x8x3 conv3-64 # a comment naming notes.txt", 3 * 3 * 3 * 64 + 64),
     ("resnet5O", r"^unknown network 'resnet5O'; did you mean resnet50\? \(symcnn --list\)$"),
 ])
 def test_analyze_reads_notation_files(network, expected):
     if isinstance(expected, int):
-        assert symcnn.analyze(network, "224x224x3" if "fc10" not in str(network)
-                              else None).totals["params"] == expected
+        fixed = "fc10" in str(network) or "#" in str(network)
+        assert symcnn.analyze(network, None if fixed else "224x224x3").totals["params"] \
+            == expected
     else:
         with pytest.raises(symcnn.SymCNNError, match=expected):
             symcnn.analyze(network)
