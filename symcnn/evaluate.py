@@ -136,8 +136,21 @@ def _vectorised(vals: dict, size: dict, keys, plan, lcm: int):
             wide[i] = exact(floors[i])
         return wide[i]
 
-    narrow_sum, narrow_bound, exact_sum = 0, 0, 0
+    # Scalar factors (C = 3, say) fold into the coefficients: terms that differ only in
+    # them become one, and the bound uses the exact coefficient.
+    grouped: dict[tuple[int, ...], int] = {}
     for coeff, factors in plan:
+        arrays = []
+        for i in factors:
+            if isinstance(floors[i], np.ndarray):
+                arrays.append(i)
+            else:
+                coeff = coeff * floors[i]
+        grouped[tuple(arrays)] = grouped.get(tuple(arrays), 0) + coeff
+    narrow_sum, narrow_bound, exact_sum = 0, 0, 0
+    for factors, coeff in grouped.items():
+        if not coeff:
+            continue
         term, bound, is_exact = 1, 1, False
         for i in factors:
             if not is_exact and bound * bounds[i] >= _INT64_SAFE:
