@@ -324,3 +324,31 @@ def test_the_times_sign_symcnn_prints_reads_as_x():
     assert symcnn.parse("input H×W×3\nrelu").input == InputSpec("H", "W", 3)
     assert symcnn.analyze("relu", "224×224×3").totals["activations"] == 2 * 224 * 224 * 3
     assert propagate(symcnn.parse("relu"), notation.parse_input("2×3×4"))[-1].out == (2, 3, 4)
+
+
+SETTLING = [  # (notation, smallest input): sizes that settle, and what comes after them
+    # conv3/2 (padding 1) is ⌈x/2⌉: after 30 of them, ⌈H/2^30⌉ ≥ 2 needs H ≥ 2^30 + 1
+    ("(conv3-8/2)x30 conv2-8p0", (2**30 + 1, 2**30 + 1)),
+    # after pool2: ⌈⌊H/2⌋/2^30⌉ ≥ 2 needs ⌊H/2⌋ ≥ 2^30 + 1
+    ("pool2 (conv3-8/2)x30 conv2-8p0", (2 * (2**30 + 1), 2 * (2**30 + 1))),
+    ("(conv3-8/2)x60 gap fc10", (1, 1)),
+    ("pool2 (conv3-8/2)x60 fc10", (2, 2)),              # 1×1 from H = 2 on
+    ("pool3/1 (conv3-8/2)x1000000000 fc10", (3, 3)),
+    # conv4/2 (padding 2) is ⌊x/2⌋ + 1: it settles at 1 (H = 1) or 2 (H ≥ 2)
+    ("(conv4-8/2)x1000000 conv2-8p0", (2, 2)),
+    ("(conv3-8/2)x50 conv2-8p0", None),                 # would need H > 2^49 > 10¹²
+]
+
+
+@pytest.mark.parametrize("text, smallest", SETTLING)
+def test_settled_sizes_keep_their_minimum(text, smallest):
+    assert minimum_input(symcnn.parse(text)) == smallest
+    if smallest is None:
+        with pytest.raises(ShapeError, match="every input size"):
+            symcnn.analyze(text, (224, 224, 3))
+        return
+    symcnn.analyze(text, (*smallest, 3))
+    if smallest[0] > 1:
+        with pytest.raises(ShapeError) as e:
+            symcnn.analyze(text, (smallest[0] - 1, smallest[1], 3))
+        assert e.value.minimum == smallest
