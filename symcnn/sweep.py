@@ -100,14 +100,11 @@ class Sizes(Sequence):
         raise IndexError("Sizes index out of range")
 
     def __eq__(self, other) -> bool:
-        if isinstance(other, Sizes):
-            other = iter(other)
-        elif isinstance(other, (list, tuple)):
-            if len(other) != len(self):
-                return False
-        else:
+        if not isinstance(other, (Sizes, list, tuple)):
             return NotImplemented
-        return all(a == tuple(b) for a, b in zip(self, other, strict=True))
+        if len(other) != len(self):
+            return False
+        return all(a == tuple(b) for a, b in zip(self, other))
 
     __hash__ = None  # type: ignore[assignment]
 
@@ -267,7 +264,7 @@ def iter_sweep(report, sizes, channels: int | None = None, quantities=SWEEP_QUAN
     quantities = tuple(quantities)
     aspect = _check_aspect(aspect)
     if not isinstance(sizes, (Sizes, list, tuple)):
-        sizes = list(sizes)
+        sizes = list(islice(sizes, MAX_SWEEP + 1))
     if len(sizes) > MAX_SWEEP:
         raise SymCNNError(f"sizes: more than {MAX_SWEEP:,} sizes")
     plan = _plan(report, channels, quantities)
@@ -276,7 +273,9 @@ def iter_sweep(report, sizes, channels: int | None = None, quantities=SWEEP_QUAN
         raise SymCNNError(f"this network's formulas have {terms:,} terms; a sweep evaluates "
                           f"at most {MAX_SWEEP_WORK:,} terms × sizes, so at most "
                           f"{MAX_SWEEP_WORK // terms:,} sizes here ({len(sizes):,} asked)")
-    lo_h, hi_h, lo_w, hi_w, square = _extent(sizes) if len(sizes) else (1, 1, 1, 1, True)
+    if not len(sizes):
+        return SweepPoints(iter(()), ("h", "w", *quantities))
+    lo_h, hi_h, lo_w, hi_w, square = _extent(sizes)
     if aspect is not None:
         a, b = aspect
         if hi_h * b // a > MAX_VALUE:
@@ -396,7 +395,10 @@ def format_sweep(report, points: Iterable[dict], fmt: str = "table") -> Iterator
     if fmt not in ("table", "csv", "json"):
         raise SymCNNError(f"unknown sweep format {fmt!r}; one of table, csv, json")
     keys = ("h", "w", *SWEEP_QUANTITIES)
-    if isinstance(points, SweepPoints) and set(keys) <= set(points.keys):
+    if isinstance(points, SweepPoints):
+        if not set(keys) <= set(points.keys):
+            raise SymCNNError(f"format_sweep needs the points' {', '.join(keys)}; this sweep "
+                              f"has {', '.join(points.keys)}")
         order = [points.keys.index(k) for k in keys]
         chunks = (tuple(chunk[i] for i in order) for chunk in points.columns())
     else:
@@ -431,7 +433,10 @@ def format_sweep(report, points: Iterable[dict], fmt: str = "table") -> Iterator
 def _as_columns(points: Iterable[dict], keys) -> Iterator[tuple[list, ...]]:
     points = iter(points)
     while chunk := list(islice(points, 4096)):
-        yield tuple([p[k] for p in chunk] for k in keys)
+        try:
+            yield tuple([p[k] for p in chunk] for k in keys)
+        except (KeyError, TypeError):
+            raise SymCNNError(f"format_sweep needs points with {', '.join(keys)}") from None
 
 
 def parse_amount(text: str, what: str) -> int:

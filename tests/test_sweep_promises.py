@@ -144,6 +144,13 @@ def test_sizes_are_lazy_and_behave_like_the_list():
     assert sizes[-3:] == [(160, 240), (32, 48), (64, 96)]
     assert parse_sizes("32:40:4") == [(32, 32), (36, 36), (40, 40)]
     assert parse_sizes("32:40:4") != [(32, 32), (36, 36)]
+    assert parse_sizes("32:40:4") != parse_sizes("32:36:4")
+    assert parse_sizes("32:40:4") == parse_sizes("32,36,40")
+
+
+def test_no_sizes_is_no_points():
+    for net in ("vgg16", "input Hx224x3 conv3-8"):
+        assert sweep(symcnn.analyze(net), []) == []
 
 
 def test_iter_sweep_streams_the_largest_sweep_in_little_memory():
@@ -214,6 +221,14 @@ def test_format_sweep_of_nothing():
     assert "".join(format_sweep(report, [], "table")).endswith(
         "0 sizes; per image; 1 MAC = 2 FLOPs; sizes below the network's minimum input are "
         "left out.\n")
+
+
+def test_format_sweep_needs_the_three_quantities():
+    report = symcnn.analyze("vgg16")
+    with pytest.raises(SymCNNError, match="format_sweep needs"):
+        list(format_sweep(report, iter_sweep(report, [(32, 32)], quantities=("macs",))))
+    with pytest.raises(SymCNNError, match="format_sweep needs"):
+        list(format_sweep(report, [{"h": 32, "w": 32}], "csv"))
 
 
 def test_aspect_in_the_sweep_is_the_cli_aspect(capsys):
