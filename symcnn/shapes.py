@@ -394,7 +394,7 @@ def _repeat(rep: Repeat, shape: Shape, rows: list[Row], path) -> Shape:
     iteration repeats an earlier one exactly: the rows of the cycle get a count instead of
     being copied, and the few iterations left over run as usual."""
     seen: dict = {}  # shape at the start of an iteration → (iteration, first row)
-    done = 0
+    done, moving = 0, False
     while done < rep.count:
         if shape in seen:
             first, start = seen[shape]
@@ -411,10 +411,15 @@ def _repeat(rep: Repeat, shape: Shape, rows: list[Row], path) -> Shape:
         start = len(rows)
         after = _body(rep, shape, rows, path)
         done += 1
-        if isinstance(rows, _Needs) and done < rep.count:
+        if done < rep.count and not moving and isinstance(after[0], Dim) | isinstance(
+                after[1], Dim):
             step = _translation(shape, after, rows[start:])
             if step is not None:  # every later iteration: the same rows, moved by step
-                return _skip(rep, after, rows, start, step, rep.count - done, path)
+                if isinstance(rows, _Needs):
+                    return _skip(rep, after, rows, start, step, rep.count - done, path)
+                # empty for every input once done? Say so now, not after MAX_ROWS rows
+                _skip(rep, after, [], 0, step, rep.count - done, path, rows[start:])
+                moving = True
         shape = after
     return shape
 
@@ -452,16 +457,19 @@ def _translation(before: Shape, after: Shape, made) -> tuple[int, int] | None:
     return tuple(step) if any(step) else None
 
 
-def _skip(rep: Repeat, after: Shape, rows: list[Row], start: int, step, left: int, path):
+def _skip(rep: Repeat, after: Shape, rows: list[Row], start: int, step, left: int, path,
+          made=None):
     """The rows of the last of ``left`` more iterations (the rows just made, moved by
-    ``left`` steps; sizes only shrink, so the last iteration needs the most)."""
+    ``left`` steps; sizes only shrink, so the last iteration needs the most), appended to
+    ``rows``; _Failed if one of them is empty for every input symcnn accepts."""
     def moved(x: Size, axis: int) -> Size:
         return x if not step[axis] else Dim(x.symbol, x.offset, x.den,
                                             x.add + left * step[axis])
-    for r in rows[start:]:
+    for r in (rows[start:] if made is None else made):
         out = (moved(r.out[0], 0), moved(r.out[1], 1), r.out[2])
-        if any(isinstance(y, Dim) and y.minimum() > MAX_VALUE for y in out[:2]):
-            raise _Failed(r.layer, r.path)
+        if not isinstance(r.layer, str) and any(isinstance(y, Dim) and y.minimum() >
+                                                MAX_VALUE for y in out[:2]):
+            raise _Failed(r.layer, r.path)  # (a merge's size is a branch's or its input's)
         rows.append(replace(r, out=out))
     return moved(after[0], 0), moved(after[1], 1), after[2]
 

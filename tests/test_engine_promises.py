@@ -352,3 +352,20 @@ def test_settled_sizes_keep_their_minimum(text, smallest):
         with pytest.raises(ShapeError) as e:
             symcnn.analyze(text, (smallest[0] - 1, smallest[1], 3))
         assert e.value.minimum == smallest
+
+
+EMPTY_EVERYWHERE = [  # shrinking repeats that no input survives fail at once, symbolic too
+    # pool2/1 takes 1 off: 10¹² of them need H ≥ 10¹² + 1
+    ("(pool2/1)x1000000000000", "pool2/1"),
+    # each iteration takes 2 + 1 off: 4·10¹¹ of them need H ≥ 1.2·10¹² + 1
+    ("relu (conv3-8p0 add(pool2/1 | pool2/1))x400000000000", "conv3-8p0"),
+]
+
+
+@pytest.mark.parametrize("text, layer", EMPTY_EVERYWHERE)
+def test_repeats_empty_for_every_input_fail_at_once(text, layer):
+    for size in (None, (224, 224, 3)):
+        with pytest.raises(ShapeError) as e:
+            symcnn.analyze(text, size)
+        assert e.value.minimum is None and e.value.layer == layer
+        assert "empty for every input size up to 1,000,000,000,000" in str(e.value)
