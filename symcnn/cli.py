@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import json
 import os
 import re
 import stat
@@ -387,39 +386,27 @@ def _sweep_parser(prog: str) -> argparse.ArgumentParser:
 
 
 def _sweep_points(args):
+    """The report and the stream of sweep points (iter_sweep: checked before the first)."""
     from .report import analyze
-    from .sweep import parse_sizes, sweep
+    from .sweep import iter_sweep, parse_sizes
     report = analyze(_network(args), dtype=args.dtype)
-    sizes = parse_sizes(args.sizes)
-    if args.aspect:
-        a, b = _aspect(args.aspect)
-        sizes = [(h, h * b // a) for h, w in sizes if h == w and h * b % a == 0]
-    return report, sweep(report, sizes, args.channels)
+    aspect = _aspect(args.aspect) if args.aspect else None
+    return report, iter_sweep(report, parse_sizes(args.sizes), args.channels, aspect=aspect)
 
 
 def _sweep_cmd(argv: list[str]) -> int:
+    from .sweep import format_sweep
     p = _sweep_parser("symcnn sweep")
     p.add_argument("--format", "-f", choices=("table", "csv", "json"), default="table",
                    help="output format (default: table)")
     args = p.parse_args(argv)
     report, points = _sweep_points(args)
-    size = report.bytes_per_element
-    if args.format == "json":
-        text = json.dumps({"dtype": report.dtype, "bytes_per_element": size,
-                           "points": points}) + "\n"
-    elif args.format == "csv":
-        text = "h,w,params,activations,macs,activation_bytes\n" + "".join(
-            f"{q['h']},{q['w']},{q['params']},{q['activations']},{q['macs']},"
-            f"{q['activations'] * size}\n" for q in points)
+    pieces = format_sweep(report, points, args.format)
+    if args.output:
+        write_output(args.output, "".join(pieces))
     else:
-        from .formatting import human
-        head = f"{'H':>6} {'W':>6} {'params':>16} {'activations':>16} {'MACs':>22}"
-        text = "\n".join([head, *(f"{q['h']:>6} {q['w']:>6} {q['params']:>16,} "
-                                   f"{q['activations']:>16,} {q['macs']:>22,}  "
-                                   f"({human(q['macs'])})" for q in points),
-                          f"{len(points):,} sizes; per image; 1 MAC = 2 FLOPs; sizes below "
-                          "the network's minimum input are left out."]) + "\n"
-    _emit(text, args.output)
+        for piece in pieces:  # written as it comes: a long sweep starts at once
+            sys.stdout.write(piece)
     return 0
 
 
@@ -494,14 +481,8 @@ def _budget_cmd(argv: list[str]) -> int:
     limit = parse_amount(args.memory or args.macs, f"--{quantity}")
     b = budget(report, limit, quantity, args.batch, args.training, _aspect(args.aspect),
                args.channels)
-    unit = "bytes" if quantity == "memory" else "MACs"
-    if b.height is None:
-        print(f"nothing fits: the smallest input needs {b.next_cost:,} {unit} "
-              f"(budget {limit:,}); {b.assumption}")
-        return 1
-    print(f"largest input: {b.height}x{b.width}  ({b.cost:,} {unit} ≤ {limit:,}; the next "
-          f"size up needs {b.next_cost:,})\nassumption: {b.assumption}")
-    return 0
+    print(b.describe())
+    return 1 if b.height is None else 0  # 1: nothing fits
 
 
 def _verify_cmd(argv: list[str]) -> int:

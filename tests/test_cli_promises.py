@@ -75,7 +75,8 @@ CASES = [
     ("budget: an answer", ["budget", "vgg16", "--memory", "8GB", "--batch", "32"], 0,
      r"^largest input: \d+x\d+ ", None),
     ("budget: nothing fits", ["budget", "vgg16", "--memory", "1KB"], 1,
-     r"^nothing fits: the smallest input needs [\d,]+ bytes \(budget 1,000\)", None),
+     r"^nothing fits: the smallest input \(32x32\) needs 555,981,888 bytes "
+     r"\(budget 1,000\)\nassumption: inference memory", None),
     ("budget: both budgets", ["budget", "vgg16", "--memory", "8GB", "--macs", "5G"], 2, None,
      r"^symcnn: error: give --memory or --macs, not both$"),
     ("budget: no budget", ["budget", "vgg16"], 2, None, r"give either --memory or --macs$"),
