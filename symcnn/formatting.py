@@ -93,10 +93,29 @@ def _floor_key(d: Dim) -> tuple:
     return ((4, 10000, "floor"), (1, (inner,)), _N1, 1)
 
 
+@dataclass(frozen=True)
+class Scaled:
+    """``factor``·dim as SymPy keeps it once a number is distributed over a lone size
+    (576·(H − 4) becomes 576·H − 2,304): a sum, printed term by term."""
+    factor: int
+    dim: Dim
+
+
+def _dim_base_key(d: Dim, coeff=1) -> tuple:
+    if d.den == 1:
+        return _sym_key(d.symbol, coeff)
+    k = _floor_key(d)
+    return k if coeff == 1 else (k[0], k[1], k[2], coeff)
+
+
 @functools.lru_cache(maxsize=1 << 16)
-def dim_key(d: Dim) -> tuple:
-    """SymPy's ``d.expr().sort_key()``, from the fields (no SymPy object is built)."""
-    base = _sym_key(d.symbol) if d.den == 1 else _floor_key(d)
+def dim_key(d) -> tuple:
+    """SymPy's ``sort_key()`` of a Dim's (or a Scaled's) expression, from the fields (no
+    SymPy object is built)."""
+    if isinstance(d, Scaled):
+        c, d = d.factor, d.dim
+        return _add_key(_dim_base_key(d, c), c * d.add)
+    base = _dim_base_key(d)
     return base if not d.add else _add_key(base, d.add)
 
 
@@ -106,9 +125,13 @@ def _expr_key(x) -> tuple:
 
 
 @functools.lru_cache(maxsize=1 << 16)
-def dim_text(d: Dim, style: str = "pretty") -> str:
-    """A Dim as ``pretty`` (⌊(H + 1)/2⌋ + 1) or ``str`` (floor(H/2 + 1/2) + 1) prints it."""
+def dim_text(d, style: str = "pretty") -> str:
+    """A Dim as ``pretty`` (⌊(H + 1)/2⌋ + 1) or ``str`` (floor(H/2 + 1/2) + 1) prints it;
+    a Scaled as 576·H − 2,304."""
     pretty_ = style == "pretty"
+    c = 1
+    if isinstance(d, Scaled):
+        c, d = d.factor, d.dim
     if d.den == 1:
         base = d.symbol
     elif pretty_:
@@ -117,10 +140,13 @@ def dim_text(d: Dim, style: str = "pretty") -> str:
     else:
         base = f"floor({d.symbol}/{d.den} + {Fraction(d.offset, d.den)})" if d.offset else \
             f"floor({d.symbol}/{d.den})"
-    if not d.add:
+    if c != 1:
+        base = f"{c:,}·{base}" if pretty_ else f"{c}*{base}"
+    add = c * d.add
+    if not add:
         return base
-    n = f"{abs(d.add):,}" if pretty_ else str(abs(d.add))
-    return f"{base} {'+' if d.add > 0 else '-'} {n}"
+    n = f"{abs(add):,}" if pretty_ else str(abs(add))
+    return f"{base} {'+' if add > 0 else '-'} {n}"
 
 
 @functools.lru_cache(maxsize=1 << 16)
@@ -141,7 +167,18 @@ def _parts(x):
 
 
 def _is_add(base) -> bool:
-    return bool(base.add) if isinstance(base, Dim) else base.is_Add
+    if isinstance(base, Dim):
+        return bool(base.add)
+    return isinstance(base, Scaled) or base.is_Add
+
+
+def _scale(base, c: int):
+    """``c`` times a lone sum, as SymPy distributes it; None unless it is a size."""
+    if isinstance(base, Dim):
+        return Scaled(c, base)
+    if isinstance(base, Scaled):
+        return Scaled(c * base.factor, base.dim)
+    return None
 
 
 def _lone_add(coef: int, items: dict) -> bool:
@@ -156,28 +193,38 @@ Form = tuple  # (int coefficient, ((base, exponent), …)); bases are Dims or Sy
 
 def product_form(factors, start: Form = (1, ())) -> Form | None:
     """``start`` times ``factors`` (ints, Dims, SymPy) as SymPy's ``a*b*c`` builds it
-    (symcnn.shapes._product), or None where SymPy would not keep a plain product (a
-    number times a lone sum is distributed; a zero; a rational coefficient)."""
+    (symcnn.shapes._product): a number times a lone size is distributed (a Scaled), as
+    SymPy does; None where SymPy would build something else (a number times a lone sum of
+    channels, a zero, a rational coefficient)."""
     coef, items = start[0], dict(start[1])
     for f in factors:
         if isinstance(f, int):
-            if f == 1:
-                continue
-            if f == 0 or (items and _lone_add(coef, items)):
-                return None
-            coef *= f
-            continue
-        if isinstance(f, Dim):
+            c, more = f, ()
+        elif isinstance(f, Dim):
             c, more = 1, ((f, 1),)
         else:
             part = _parts(f)
             if part is None:
                 return None
             c, more = part
+        if c == 0:
+            return None
+        if not more and c == 1:
+            continue
         lone = c == 1 and len(more) == 1 and more[0][1] == 1 and _is_add(more[0][0])
-        if (coef != 1 and not items and lone) or (items and _lone_add(coef, items) and
-                                                   not more and c != 1):
-            return None  # SymPy distributes a number over a lone sum
+        if coef != 1 and not items and lone:  # SymPy distributes a number over a sum
+            scaled = _scale(more[0][0], coef)
+            if scaled is None:
+                return None
+            coef, items = 1, {scaled: 1}
+            continue
+        if not more and items and _lone_add(coef, items):
+            (base, _), = items.items()
+            scaled = _scale(base, c)
+            if scaled is None:
+                return None
+            items = {scaled: 1}
+            continue
         coef *= c
         for b, e in more:
             items[b] = items.get(b, 0) + e
@@ -215,7 +262,7 @@ class Style:
 
     def expr(self, x) -> str:
         """Any value, printed by SymPy (memoised)."""
-        if isinstance(x, Dim):
+        if isinstance(x, (Dim, Scaled)):
             return dim_text(x, self.name)
         if isinstance(x, int):
             return self.number(x)
@@ -229,8 +276,7 @@ class Style:
         got = self._text.get((base, e))
         if got is None:
             if e != 1:
-                b = base.expr() if isinstance(base, Dim) else base
-                got = self.expr(sympy.Pow(b, e))
+                got = self.expr(sympy.Pow(_base_expr(base), e))
             else:
                 got = self.expr(base)
                 if _is_add(base):
@@ -432,11 +478,13 @@ def _sum(lines: list[Line], quantity: str):
 
 
 def _KEY(base, e: int) -> tuple:
-    k = dim_key(base) if isinstance(base, Dim) else _expr_key(base)
+    k = dim_key(base) if isinstance(base, (Dim, Scaled)) else _expr_key(base)
     return k if e == 1 else (k[0], k[1], _num_key(e), k[3])
 
 
 def _base_expr(base):
+    if isinstance(base, Scaled):
+        return base.factor * base.dim.expr()
     return base.expr() if isinstance(base, Dim) else base
 
 

@@ -138,10 +138,66 @@ class Report:
 
 
 def _total(rows, quantity: str):
-    terms = [r.count * getattr(r, quantity) for r in rows]
-    if all(isinstance(t, int) for t in terms):
-        return sum(terms)
-    return sympy.Add(*terms).expand()
+    """``sympy.Add(*(r.count * r.<quantity>)).expand()`` (a plain int when every term is
+    one), built linearly: each row's product of sizes is expanded in Python over the
+    size atoms (H, ⌊(H + o)/d⌋, channel expressions), coefficients are summed per
+    monomial, and one Add of the distinct monomials is expanded at the end (tens of
+    thousands of distinct sizes such as H − 2k collapse to H·W, H, W and 1)."""
+    from .formatting import row_form
+    acc: dict[tuple, int] = {}
+    atoms: dict = {}   # atom → index; a monomial is a sorted tuple of indices
+    polys: dict = {}   # Dim → its polynomial over the atoms
+    extra, symbolic = [], False
+    parts = ("weights", "biases") if quantity == "params" else (quantity,)
+    for r in rows:
+        forms = [row_form(r, q) for q in parts]
+        if any(f is None for f in forms):
+            t = r.count * getattr(r, quantity)
+            if isinstance(t, int):
+                acc[()] = acc.get((), 0) + t
+            else:
+                extra.append(t)
+            continue
+        for coef, items in forms:
+            if not coef:
+                continue
+            poly = {(): coef * r.count}
+            for base, e in items:
+                symbolic = True
+                p = polys.get(base)
+                if p is None:
+                    p = polys[base] = _atom_poly(base, atoms)
+                for _ in range(e):
+                    poly = _mul(poly, p)
+            for m, c in poly.items():
+                acc[m] = acc.get(m, 0) + c
+    if not symbolic and not extra:
+        return acc.get((), 0)
+    exprs = list(atoms)
+    terms = [c * sympy.Mul(*(exprs[i] for i in m)) for m, c in acc.items() if c]
+    return sympy.Add(*terms, *extra).expand()
+
+
+def _atom_poly(base, atoms: dict) -> dict:
+    def index(x) -> tuple:
+        return (atoms.setdefault(x, len(atoms)),)
+    from .formatting import Scaled
+    c = 1
+    if isinstance(base, Scaled):
+        c, base = base.factor, base.dim
+    if not isinstance(base, Dim):
+        return {index(base): 1}
+    atom = size_symbol(base.symbol) if base.den == 1 else _floor_part(base)
+    return {index(atom): c, (): c * base.add} if base.add else {index(atom): c}
+
+
+def _mul(a: dict, b: dict) -> dict:
+    out: dict = {}
+    for ma, ca in a.items():
+        for mb, cb in b.items():
+            m = tuple(sorted(ma + mb))
+            out[m] = out.get(m, 0) + ca * cb
+    return out
 
 
 def _as_expr(x) -> sympy.Expr:
