@@ -159,11 +159,16 @@ def _distance(a: str, b: str) -> int:
     return prev[-1]
 
 
-def close_names(word: str) -> list[str]:
-    """The zoo names ``word`` is most likely a misspelling of (at most 3), best first."""
+def close_names(word: str, family: bool = True) -> list[str]:
+    """The zoo names ``word`` is most likely a misspelling of (at most 3), best first;
+    with ``family``, the names that start with ``word`` come before any misspelling."""
     import difflib
     from . import zoo
     key = word.lower()
+    family = [n for n in zoo.names() if n.startswith(key)] if family and len(key) >= 3 else []
+    if family:  # "regnet": the regnets, before the resnets one letter away
+        ratio = lambda n: difflib.SequenceMatcher(None, key, n).ratio()  # noqa: E731
+        return sorted(family, key=lambda n: (-ratio(n), n))[:3]
     candidates = difflib.get_close_matches(key, zoo.names(), n=6, cutoff=0.6)
     if not candidates:
         return []
@@ -188,12 +193,13 @@ def notation_hint(text: str, error):
         return SymCNNError(f"notation file not found: {_shown(word)}")
     if not _WORD.fullmatch(word):
         return error
-    close = close_names(word)
+    at_start = (error.line, error.column) == (1, 1 + text.index(word))
+    close = close_names(word, family=at_start)  # "conv" is the start of notation
     if close:
         listed = close[0] if len(close) == 1 else f"{', '.join(close[:-1])} or {close[-1]}"
         return NotationError(f"unknown network {word!r}; did you mean {listed}? "
                              "(symcnn --list)")
-    if (error.line, error.column) == (1, 1 + text.index(word)):
+    if at_start:
         return NotationError(f"{error.message}; nor is it a built-in network "
                              "(symcnn --list)", error.text, error.line, error.column,
                              error.width)

@@ -41,7 +41,10 @@ CASES = [
      r"^symcnn: error: unknown network 'resnet5O'; did you mean resnet50\? \(symcnn --list\)$"),
     ("swapped digits", ["vgg61"], 2, None, r"unknown network 'vgg61'; did you mean vgg16\b"),
     ("a family name", ["resnet"], 2, None,
-     r"did you mean resnet50, resnet34 or resnet18\? \(symcnn --list\)"),
+     r"did you mean resnet18, resnet34 or resnet50\? \(symcnn --list\)"),
+    ("a family one letter from another", ["regnet"], 2, None,
+     r"did you mean regnet_x_400mf or regnet_y_400mf\?"),
+    ("a missing letter", ["dense121"], 2, None, r"did you mean densenet121\?"),
     ("zoo names ignore case", ["VGG16", "-i", "224x224x3"], 0, VGG16_PARAMS, None),
     ("no close name: the notation error, and --list",
      ["foo"], 2, None, r"column 1: expected a layer .* found 'foo'; nor is it a built-in "
