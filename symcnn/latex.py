@@ -15,7 +15,8 @@ from sympy.printing.latex import LatexPrinter
 
 from .dims import Dim, size_symbol
 from .errors import SymCNNError
-from .formatting import Line, display_rows, group_lines
+from .formatting import (Line, Scaled, Style, _expr_key, _num_key, _sym_key, _add_key,
+                         dim_key, display_rows, group_lines, is_number, signature)
 
 __all__ = ["to_latex", "formulas_aligned", "latex_escape", "LATEX_QUANTITIES"]
 
@@ -75,21 +76,51 @@ def _balanced(s: str) -> bool:
     return depth == 0
 
 
-def _sizes(report) -> dict:
-    """Each floor of an input symbol → a short symbol h_1, w_1, … (per-stride sizes)."""
-    taken = {s.name for f in report.formulas.values() for s in f.free_symbols}
+def _symbols(report) -> set:
+    """Every SymPy symbol the report's rows use (input symbols and symbolic widths)."""
+    seen, out = set(), set()
+    for rows in (report.rows, report.formula_rows):
+        for r in rows:
+            inner = r.weight_factors[0] if r.weight_factors else ()
+            outer = r.weight_factors[1:] if r.weight_factors else ()
+            for v in (r.out[2], *inner, *outer, r.biases, r.buffers):
+                if isinstance(v, sympy.Basic) and v not in seen:
+                    seen.add(v)
+                    out |= v.free_symbols
+    return out | {size_symbol(s) for s in (*report.input.symbols,
+                                           *report.formula_input.symbols)}
+
+
+def _sizes(report, printer=None, names: dict | None = None) -> dict:
+    """Each floor of an input symbol → a short symbol h_1, w_1, … (per-stride sizes),
+    named so that it prints unlike every symbol of the network (a width h_1 or h1, both
+    h_{1} in LaTeX) and every name given in ``names``: h_i, else H_i, else hh_i."""
+    printer = printer or _Printer()
+    def plain(tex: str) -> str:  # h_1, h_{1} and h_{ 1 } typeset alike
+        return re.sub(r"[\s{}]", "", tex)
+    taken = {plain(printer.doprint(s)) for s in _symbols(report)}
+    taken |= {plain(v) for v in (names or {}).values()}
     dims = sorted({d for r in report.formula_rows for d in r.out[:2]
                    if isinstance(d, Dim) and d.den > 1},
                   key=lambda d: (d.symbol, d.den, d.offset, d.add))
-    names, count = {}, {}
+    keys: dict[str, list] = {}
     for d in dims:
         key = Dim(d.symbol, d.offset, d.den, 0)
-        if key in names:
-            continue
-        count[d.symbol] = count.get(d.symbol, 0) + 1
-        base = d.symbol.lower() if d.symbol.lower() not in taken else d.symbol
-        names[key] = sympy.Symbol(f"{base}_{count[d.symbol]}", positive=True, integer=True)
-    return names
+        if key not in keys.setdefault(d.symbol, []):
+            keys[d.symbol].append(key)
+    names_out = {}
+    for axis, axis_keys in keys.items():
+        for prefix in (axis.lower(), axis, axis.lower() * 2):
+            syms = [sympy.Symbol(f"{prefix}_{i}", positive=True, integer=True)
+                    for i in range(1, len(axis_keys) + 1)]
+            if not any(plain(printer.doprint(s)) in taken for s in syms):
+                break
+        else:
+            raise SymCNNError(f"the LaTeX names of the sizes along {axis} ({axis.lower()}_1, "
+                              f"{axis}_1, {axis.lower() * 2}_1, …) all clash with a symbol "
+                              "of the network; rename the width")
+        names_out.update(zip(axis_keys, syms))
+    return names_out
 
 
 def _short(x, sizes: dict):
@@ -101,28 +132,96 @@ def _short(x, sizes: dict):
     return x.xreplace({k.expr(): v for k, v in sizes.items()})
 
 
+class _Style(Style):
+    """Products printed as the LaTeX printer prints them after :func:`_short`, from the
+    factors: sizes with a per-stride name print as that name (h_{1} + 1), others from
+    their fields; anything else through the printer, once per distinct value."""
+
+    def __init__(self, printer: "_Printer", sizes: dict) -> None:
+        super().__init__("latex")
+        self.sep, self.printer, self.sizes = r" \cdot ", printer, sizes
+        self._symbols: dict = {}
+        self._exprs: dict = {}
+
+    def number(self, n: int) -> str:
+        return ("-" if n < 0 else "") + f"{abs(n):,}".replace(",", "{,}")
+
+    def paren(self, text: str) -> str:
+        return rf"\left({text}\right)"
+
+    def _symbol(self, name) -> str:
+        got = self._symbols.get(name)
+        if got is None:
+            sym = name if isinstance(name, sympy.Symbol) else size_symbol(name)
+            got = self._symbols[name] = self.printer.doprint(sym)
+        return got
+
+    def _split(self, d):
+        c = 1
+        if isinstance(d, Scaled):
+            c, d = d.factor, d.dim
+        return c, d, self.sizes.get(Dim(d.symbol, d.offset, d.den, 0))
+
+    def expr(self, x) -> str:
+        if isinstance(x, int):
+            return self.number(x)
+        if isinstance(x, (Dim, Scaled)):
+            c, d, short = self._split(x)
+            if short is not None:
+                base = self._symbol(short)
+            elif d.den == 1:
+                base = self._symbol(d.symbol)
+            else:
+                num = self._symbol(d.symbol) + (f" + {self.number(d.offset)}" if d.offset else "")
+                base = rf"\left\lfloor \frac{{{num}}}{{{self.number(d.den)}}} \right\rfloor"
+            if c != 1:
+                base = f"{self.number(c)} \\cdot {base}"
+            add = c * d.add
+            return base if not add else f"{base} {'+' if add > 0 else '-'} {self.number(abs(add))}"
+        got = self._exprs.get(x)
+        if got is None:
+            got = self._exprs[x] = self.printer.doprint(_short(x, self.sizes))
+        return got
+
+    def key(self, base, e: int) -> tuple:
+        if isinstance(base, (Dim, Scaled)):
+            c, d, short = self._split(base)
+            if short is None:
+                k = dim_key(base)
+            else:
+                k = _sym_key(short.name, c)
+                if d.add:
+                    k = _add_key(k, c * d.add)
+        else:
+            k = _expr_key(_short(base, self.sizes))
+        return k if e == 1 else (k[0], k[1], _num_key(e), k[3])
+
+
 class _Writer:
     def __init__(self, report, symbol_names: dict | None) -> None:
         names = {size_symbol(k): _check_symbol_name(v) for k, v in (symbol_names or {}).items()}
-        self.report, self.sizes = report, _sizes(report)
         self.printer = _Printer(names)
+        self.report, self.sizes = report, _sizes(report, self.printer, names)
+        self.style = _Style(self.printer, self.sizes)
+        self._cells: dict = {}
 
     def math(self, x) -> str:
-        return self.printer.doprint(_short(x, self.sizes) if not isinstance(x, int) else
-                                    sympy.Integer(x))
+        return self.style.expr(x) if isinstance(x, (int, Dim)) else \
+            self.printer.doprint(_short(x, self.sizes))
 
     def factors(self, values, sep: str = r" \cdot ") -> str:
         parts = []
         for v in values:
-            s = self.math(v)
-            expr = v.expr() if isinstance(v, Dim) else v
-            parts.append(f"({s})" if isinstance(expr, sympy.Add) else s)
+            s = self.style.expr(v)
+            add = v.add if isinstance(v, Dim) else isinstance(v, sympy.Add)
+            parts.append(f"({s})" if add else s)
         return sep.join(parts)
 
-    def with_value(self, formula: str, value) -> str:
-        shown = self.math(value)
-        return f"${formula} = {shown}$" if isinstance(value, int) and formula != shown \
-            else f"${formula}$"
+    def with_value(self, formula: str, row, quantity: str) -> str:
+        if not is_number(row, quantity):
+            return f"${formula}$"
+        shown = self.style.value(row, quantity)
+        return f"${formula} = {shown}$" if formula != shown else f"${formula}$"
 
     def line(self, line: Line) -> str:
         row, copies = line.row, line.copies
@@ -132,17 +231,21 @@ class _Writer:
         if row.aux:
             name += " (aux)"
         indent = r"\quad " * len(row.path)
-        weights = "$0$"
-        if row.weight_factors:
-            inner, outer = row.weight_factors
-            formula = self.factors(inner)
-            if outer != 1:
-                formula = f"({formula}) \\cdot {self.factors([outer])}"
-            weights = self.with_value(formula, row.weights)
-        cells = [indent + name, "$" + self.factors(row.out, r" \times ") + "$",
-                 self.with_value(self.factors(row.out), row.activations), weights,
-                 f"${self.math(row.macs)}$"]
-        return " & ".join(cells) + r" \\"
+        sig = signature(row)
+        cells = self._cells.get(sig)
+        if cells is None:
+            weights = "$0$"
+            if row.weight_factors:
+                inner, outer = row.weight_factors
+                formula = self.factors(inner)
+                if outer != 1:
+                    formula = f"({formula}) \\cdot {self.factors([outer])}"
+                weights = self.with_value(formula, row, "weights")
+            cells = self._cells[sig] = [
+                "$" + self.factors(row.out, r" \times ") + "$",
+                self.with_value(self.factors(row.out), row, "activations"), weights,
+                f"${self.style.value(row, 'macs')}$"]
+        return " & ".join([indent + name, *cells]) + r" \\"
 
     def group(self, group: list[Line], depth: int) -> str:
         from .formatting import _sum
