@@ -206,14 +206,22 @@ def notation_hint(text: str, error):
     return error
 
 
-def _network(args):
+def _network(args, purpose: str = ""):
     """The parsed network of ``args.net``; with ``args.input`` (sweep, plot, budget) that
-    input replaces the notation's input line, e.g. HxWx3 frees a file's 224x224x3."""
+    input replaces the notation's input line, e.g. HxWx3 frees a file's 224x224x3. With a
+    ``purpose`` (sizes must be free), a fixed input size is an error that names --input."""
     from dataclasses import replace
+    from .errors import SymCNNError
     from .report import _network as network_of
     net = network_of(_read_net(args.net), files=False)
     spec = getattr(args, "input", None)
-    return replace(net, input=_input_arg(spec)) if spec else net
+    if spec:
+        return replace(net, input=_input_arg(spec))
+    if purpose and net.input is not None and not isinstance(net.input.height, str) \
+            and not isinstance(net.input.width, str):
+        raise SymCNNError(f"the notation fixes the input size ({net.input}); give --input "
+                          f"HxWx{net.input.channels} (or HxWxC) {purpose}")
+    return net
 
 
 def _input_arg(text: str, flag: str = "--input"):
@@ -395,7 +403,7 @@ def _sweep_points(args):
     """The report and the stream of sweep points (iter_sweep: checked before the first)."""
     from .report import analyze
     from .sweep import iter_sweep, parse_sizes
-    report = analyze(_network(args), dtype=args.dtype)
+    report = analyze(_network(args, "to sweep over input sizes"), dtype=args.dtype)
     aspect = _aspect(args.aspect) if args.aspect else None
     return report, iter_sweep(report, parse_sizes(args.sizes), args.channels, aspect=aspect)
 
@@ -482,7 +490,7 @@ def _budget_cmd(argv: list[str]) -> int:
         raise SymCNNError("give either --memory or --macs")
     if not 1 <= args.batch <= 10**12:
         raise SymCNNError("--batch must be between 1 and 10^12")
-    report = analyze(_network(args), dtype=args.dtype)
+    report = analyze(_network(args, "to search input sizes"), dtype=args.dtype)
     quantity = "memory" if args.memory else "macs"
     limit = parse_amount(args.memory or args.macs, f"--{quantity}")
     b = budget(report, limit, quantity, args.batch, args.training, _aspect(args.aspect),

@@ -84,14 +84,16 @@ CASES = [
      r"^symcnn: error: give --memory or --macs, not both$"),
     ("budget: no budget", ["budget", "vgg16"], 2, None, r"give either --memory or --macs$"),
     ("budget: a file fixes the input", ["budget", "{fixed}", "--memory", "8GB"], 2, None,
-     r"the notation fixes the input size \(224x224x3\)"),
+     r"^symcnn: error: the notation fixes the input size \(224x224x3\); give --input HxWx3 "
+     r"\(or HxWxC\) to search input sizes$"),
     ("budget: --input frees it", ["budget", "{fixed}", "--input", "HxWx3", "--memory", "8GB"],
      0, r"^largest input: 927x927  \(7,758,038,604 bytes ≤ 8,000,000,000", None),
     ("budget: malformed --input", ["budget", "{fixed}", "-i", "HxW", "--memory", "8GB"], 2,
      None, r"--input 'HxW': expected 'x'"),
     # sweep: --input frees a fixed input line
     ("sweep: a file fixes the input", ["sweep", "{fixed}", "--sizes", "32:64:32"], 2, None,
-     r"the notation fixes the input \(224x224x3\)"),
+     r"^symcnn: error: the notation fixes the input size \(224x224x3\); give --input HxWx3 "
+     r"\(or HxWxC\) to sweep over input sizes$"),
     ("sweep: --input frees it", ["sweep", "{fixed}", "-i", "HxWx3", "--sizes", "32:64:32"], 0,
      r"\n +32 +32 +37,694,248 .*\n +64 +64 +43,985,704 .*\n2 sizes", None),
     ("sweep: --input HxWxC with --channels",
