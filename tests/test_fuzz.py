@@ -55,7 +55,7 @@ def width(draw, symbolic=True):
     if kind == 0:
         return a
     if kind == 5:  # names that need braces
-        return "{" + draw(st.sampled_from(["x", "X", "width", "w2", "H", "C"])) + "}"
+        return "{" + draw(st.sampled_from(["x", "X", "width", "w2", "k2", "ab"])) + "}"
     if kind == 1:
         return "{" + f"{draw(small)}{a}" + "}"
     if kind == 2:
