@@ -15,7 +15,7 @@ from fractions import Fraction
 import sympy
 from sympy.printing.str import StrPrinter
 
-from .dims import Dim, to_expr
+from .dims import MAX_INPUT, Dim, to_expr
 from .shapes import Row
 
 __all__ = ["table", "pretty", "human", "display_rows", "group_lines", "Line",
@@ -593,6 +593,12 @@ def _formulas(report) -> list[str]:
     free = ", ".join(report.formula_input.symbols)
     names = {"params": "params", "activations": "activations", "macs": "MACs"}
     if not free:
+        widths = sorted({s.name for f in report.formulas.values()
+                         for s in getattr(f, "free_symbols", ())})
+        if widths:
+            return [f"Formulas: the notation fixes the input ({report.formula_input}); "
+                    f"the totals above are exact, polynomials in the "
+                    f"width{'s' if len(widths) > 1 else ''} {', '.join(widths)}."]
         return [f"Formulas: the notation fixes the input ({report.formula_input}); "
                 "the numbers above are exact."]
     out = [f"Formulas in {free} (positive integers; exact, floors included, for every input "
@@ -602,15 +608,21 @@ def _formulas(report) -> list[str]:
         out.append(f"Where {_multiples_text(report)}:")
         out += [f"  {label:<11} = {pretty(report.divisible[q])}"
                 for q, label in names.items()]
+    elif report.strides:
+        need = _multiples_text(report, True).replace(" are ", " would have to be ") \
+            .replace(" is a ", " would have to be a ")
+        out.append(f"(No floor-free form: {need}, more than the largest input, "
+                   f"{MAX_INPUT:,}.)")
     return out
 
 
-def _multiples_text(report) -> str:
+def _multiples_text(report, strides: bool = False) -> str:
     """"H and W are multiples of 32" (symbols in input order, equal multiples grouped)."""
     groups: dict[int, list[str]] = {}
+    multiples = report.strides if strides else report.multiples
     for sym in report.formula_input.symbols:
-        if sym in report.multiples:
-            groups.setdefault(report.multiples[sym], []).append(sym)
+        if sym in multiples:
+            groups.setdefault(multiples[sym], []).append(sym)
     parts = [f"{' and '.join(syms)} {'are multiples' if len(syms) > 1 else 'is a multiple'} "
              f"of {m}" for m, syms in groups.items()]
     return "; ".join(parts)

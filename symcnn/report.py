@@ -15,7 +15,7 @@ from functools import cached_property
 
 import sympy
 
-from .dims import Dim, size_symbol
+from .dims import MAX_INPUT, Dim, size_symbol
 from .errors import SymCNNError
 from .layers import InputSpec, Network
 from .notation import MAX_VALUE, parse, parse_input
@@ -62,7 +62,18 @@ class Report:
     @cached_property
     def multiples(self) -> dict[str, int]:
         """For each size symbol, the multiple it must be for :attr:`divisible` to hold
-        (the network's total stride along that axis); empty when no floor occurs."""
+        (the network's total stride along that axis); empty when no floor occurs, and
+        when some multiple exceeds MAX_INPUT (no input symcnn accepts is one: the
+        divisible form would describe nothing)."""
+        out = self.strides
+        if any(m > MAX_INPUT for m in out.values()):
+            return {}
+        return dict(out)
+
+    @cached_property
+    def strides(self) -> dict[str, int]:
+        """For each size symbol whose sizes have floors, the least common multiple of
+        their denominators (the network's total stride along that axis)."""
         out = dict.fromkeys(self.formula_input.symbols, 1)
         for d in _dims(self.formula_rows):
             out[d.symbol] = math.lcm(out[d.symbol], d.den)
@@ -251,8 +262,9 @@ def analyze(network, input=None, *, dtype: str = "float32", batch: int = 1) -> R
         raise SymCNNError(f"unknown dtype {dtype!r}; choose one of {', '.join(DTYPES)}")
     if isinstance(batch, bool) or not isinstance(batch, int) or not 1 <= batch <= MAX_VALUE:
         raise SymCNNError(f"batch must be an int between 1 and {MAX_VALUE:,}; got {batch!r}")
-    formula_input = net.input or DEFAULT_INPUT
-    value_input = as_input(input) if input is not None else formula_input
+    general = net.input or DEFAULT_INPUT
+    value_input = as_input(input) if input is not None else general
+    formula_input = _most_general(general, value_input)
     items = expand(net)
     rows = tuple(propagate(net, value_input, items))  # errors speak of the input asked for
     if value_input == formula_input:
@@ -264,6 +276,16 @@ def analyze(network, input=None, *, dtype: str = "float32", batch: int = 1) -> R
             continue
         return Report(net, value_input, candidate, rows, formula_rows, dtype, batch)
     return Report(net, value_input, value_input, rows, rows, dtype, batch)
+
+
+def _most_general(general: InputSpec, given: InputSpec) -> InputSpec:
+    """Per dimension, the symbol either input leaves free (the given one's name first, so
+    that formulas and table share their symbols); where both are numbers, the given one
+    (a file's 224x224x3 analysed at 32x32x3 has formulas, if any, at 32x32x3)."""
+    def pick(g, v):
+        return v if isinstance(v, str) or not isinstance(g, str) else g
+    return InputSpec(pick(general.height, given.height), pick(general.width, given.width),
+                     pick(general.channels, given.channels))
 
 
 def _formula_inputs(general: InputSpec, given: InputSpec, free: bool):
