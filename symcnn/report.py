@@ -50,14 +50,15 @@ class Report:
     @cached_property
     def totals(self) -> dict[str, int | sympy.Expr]:
         """Per-image totals: params, weights, biases, activations, macs, flops."""
-        out = {q: _total(self.rows, q) for q in QUANTITIES}
+        out = _totals(self.rows)
         out["flops"] = 2 * out["macs"]  # 1 MAC = 2 FLOPs
         return out
 
     @cached_property
     def formulas(self) -> dict[str, sympy.Expr]:
         """Closed forms of the totals in the free symbols, exact for every valid input."""
-        return {q: _as_expr(_total(self.formula_rows, q)) for q in QUANTITIES}
+        totals = self.totals if self.formula_rows is self.rows else _totals(self.formula_rows)
+        return {q: _as_expr(totals[q]) for q in QUANTITIES}
 
     @cached_property
     def multiples(self) -> dict[str, int]:
@@ -150,43 +151,61 @@ class Report:
 
 def _total(rows, quantity: str):
     """``sympy.Add(*(r.count * r.<quantity>)).expand()`` (a plain int when every term is
-    one), built linearly: each row's product of sizes is expanded in Python over the
-    size atoms (H, ⌊(H + o)/d⌋, channel expressions), coefficients are summed per
-    monomial, and one Add of the distinct monomials is expanded at the end (tens of
+    one); see :func:`_totals`."""
+    return _totals(rows, (quantity,))[quantity]
+
+
+def _totals(rows, quantities=QUANTITIES) -> dict:
+    """Each quantity's ``sympy.Add(*(r.count * r.<quantity>)).expand()`` (a plain int when
+    every term is one), built linearly: each row's product of sizes is expanded in Python
+    over the size atoms (H, ⌊(H + o)/d⌋, channel expressions), coefficients are summed
+    per monomial, and one Add of the distinct monomials is expanded at the end (tens of
     thousands of distinct sizes such as H − 2k collapse to H·W, H, W and 1)."""
     from .formatting import row_form
-    acc: dict[tuple, int] = {}
     atoms: dict = {}   # atom → index; a monomial is a sorted tuple of indices
-    polys: dict = {}   # Dim → its polynomial over the atoms
-    extra, symbolic = [], False
-    parts = ("weights", "biases") if quantity == "params" else (quantity,)
+    polys: dict = {}   # base → its polynomial over the atoms
+    acc = {q: {} for q in quantities}
+    extra = {q: [] for q in quantities}
+    symbolic = dict.fromkeys(quantities, False)
+    need = {"params": ("weights", "biases")}
     for r in rows:
-        forms = [row_form(r, q) for q in parts]
-        if any(f is None for f in forms):
-            t = r.count * getattr(r, quantity)
-            if isinstance(t, int):
-                acc[()] = acc.get((), 0) + t
-            else:
-                extra.append(t)
-            continue
-        for coef, items in forms:
-            if not coef:
+        forms: dict = {}
+        for q in quantities:
+            parts = need.get(q, (q,))
+            for p in parts:
+                if p not in forms:
+                    forms[p] = row_form(r, p)
+            if any(forms[p] is None for p in parts):
+                t = r.count * getattr(r, q)
+                if isinstance(t, int):
+                    acc[q][()] = acc[q].get((), 0) + t
+                else:
+                    extra[q].append(t)
                 continue
-            poly = {(): coef * r.count}
-            for base, e in items:
-                symbolic = True
-                p = polys.get(base)
-                if p is None:
-                    p = polys[base] = _atom_poly(base, atoms)
-                for _ in range(e):
-                    poly = _mul(poly, p)
-            for m, c in poly.items():
-                acc[m] = acc.get(m, 0) + c
-    if not symbolic and not extra:
-        return acc.get((), 0)
+            sums = acc[q]
+            for p in parts:
+                coef, items = forms[p]
+                if not coef:
+                    continue
+                poly = {(): coef * r.count}
+                for base, e in items:
+                    symbolic[q] = True
+                    bp = polys.get(base)
+                    if bp is None:
+                        bp = polys[base] = _atom_poly(base, atoms)
+                    for _ in range(e):
+                        poly = _mul(poly, bp)
+                for m, c in poly.items():
+                    sums[m] = sums.get(m, 0) + c
     exprs = list(atoms)
-    terms = [c * sympy.Mul(*(exprs[i] for i in m)) for m, c in acc.items() if c]
-    return sympy.Add(*terms, *extra).expand()
+    out = {}
+    for q in quantities:
+        if not symbolic[q] and not extra[q]:
+            out[q] = acc[q].get((), 0)
+            continue
+        terms = [c * sympy.Mul(*(exprs[i] for i in m)) for m, c in acc[q].items() if c]
+        out[q] = sympy.Add(*terms, *extra[q]).expand()
+    return out
 
 
 def _atom_poly(base, atoms: dict) -> dict:
