@@ -161,42 +161,32 @@ def _totals(rows, quantities=QUANTITIES) -> dict:
     over the size atoms (H, ⌊(H + o)/d⌋, channel expressions), coefficients are summed
     per monomial, and one Add of the distinct monomials is expanded at the end (tens of
     thousands of distinct sizes such as H − 2k collapse to H·W, H, W and 1)."""
-    from .formatting import row_form
     atoms: dict = {}   # atom → index; a monomial is a sorted tuple of indices
     polys: dict = {}   # base → its polynomial over the atoms
     acc = {q: {} for q in quantities}
     extra = {q: [] for q in quantities}
     symbolic = dict.fromkeys(quantities, False)
     need = {"params": ("weights", "biases")}
+    seen: dict = {}    # a row's signature → each quantity's polynomial (None: SymPy's)
     for r in rows:
-        forms: dict = {}
+        sig = (r.out, r.weight_factors, r.biases, r.positions, r.buffers, r.aux)
+        got = seen.get(sig)
+        if got is None:
+            got = seen[sig] = _row_polys(r, quantities, need, polys, atoms)
         for q in quantities:
-            parts = need.get(q, (q,))
-            for p in parts:
-                if p not in forms:
-                    forms[p] = row_form(r, p)
-            if any(forms[p] is None for p in parts):
+            poly = got[q]
+            if poly is None:
                 t = r.count * getattr(r, q)
                 if isinstance(t, int):
                     acc[q][()] = acc[q].get((), 0) + t
                 else:
                     extra[q].append(t)
                 continue
-            sums = acc[q]
-            for p in parts:
-                coef, items = forms[p]
-                if not coef:
-                    continue
-                poly = {(): coef * r.count}
-                for base, e in items:
-                    symbolic[q] = True
-                    bp = polys.get(base)
-                    if bp is None:
-                        bp = polys[base] = _atom_poly(base, atoms)
-                    for _ in range(e):
-                        poly = _mul(poly, bp)
-                for m, c in poly.items():
-                    sums[m] = sums.get(m, 0) + c
+            if not symbolic[q] and any(poly):  # a monomial other than ()
+                symbolic[q] = True
+            sums, n = acc[q], r.count
+            for m, c in poly.items():
+                sums[m] = sums.get(m, 0) + c * n
     exprs = list(atoms)
     out = {}
     for q in quantities:
@@ -205,6 +195,37 @@ def _totals(rows, quantities=QUANTITIES) -> dict:
             continue
         terms = [c * sympy.Mul(*(exprs[i] for i in m)) for m, c in acc[q].items() if c]
         out[q] = sympy.Add(*terms, *extra[q]).expand()
+    return out
+
+
+def _row_polys(r, quantities, need: dict, polys: dict, atoms: dict) -> dict:
+    """Each quantity of one row (count 1) as a polynomial over the atoms, or None."""
+    from .formatting import row_form
+    forms: dict = {}
+    out: dict = {}
+    for q in quantities:
+        parts = need.get(q, (q,))
+        for p in parts:
+            if p not in forms:
+                forms[p] = row_form(r, p)
+        if any(forms[p] is None for p in parts):
+            out[q] = None
+            continue
+        total: dict = {}
+        for p in parts:
+            coef, items = forms[p]
+            if not coef:
+                continue
+            poly = {(): coef}
+            for base, e in items:
+                bp = polys.get(base)
+                if bp is None:
+                    bp = polys[base] = _atom_poly(base, atoms)
+                for _ in range(e):
+                    poly = _mul(poly, bp)
+            for m, c in poly.items():
+                total[m] = total.get(m, 0) + c
+        out[q] = total
     return out
 
 
