@@ -75,7 +75,7 @@ def exporters() -> tuple[list[tuple[str, float]], list[tuple[str, bool]]]:
         symcnn.analyze(text).to_json()
     for n in (100, 1000):
         text = widths_stack(n)
-        t[n] = timed(lambda: json_run(text), 5 if n == 100 else 3)
+        t[n] = timed(lambda: json_run(text), 9 if n == 100 else 5)
         rows.append((f"analyze + to_json, {n:,}-layer widths stack", t[n]))
     report = symcnn.analyze(widths_stack(1000))
     for name, fn in (("to_table", report.to_table), ("to_table(depth=1)",
