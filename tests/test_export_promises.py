@@ -237,3 +237,9 @@ def test_a_given_concrete_input_is_the_formula_input_of_a_fixed_file():
     assert r.formula_input == r.input
     assert r.formulas["params"] == r.totals["params"] == 3 * 3 * 3 * 8 + 8 + 16 * 16 * 8 * 10 + 10
     assert "fixes the input (32x32x3)" in r.to_table()
+
+
+def test_latex_refuses_when_every_size_name_is_taken():
+    r = symcnn.analyze("input HxWx3\nconv3-{h_1} conv3-{H_1} conv3-{hh_1} pool2 fc10")
+    with pytest.raises(symcnn.SymCNNError, match="clash with a symbol of the network"):
+        r.to_latex()
