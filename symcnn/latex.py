@@ -94,7 +94,8 @@ def _symbols(report) -> set:
 def _sizes(report, printer=None, names: dict | None = None) -> dict:
     """Each floor of an input symbol → a short symbol h_1, w_1, … (per-stride sizes),
     named so that it prints unlike every symbol of the network (a width h_1 or h1, both
-    h_{1} in LaTeX) and every name given in ``names``: h_i, else H_i, else hh_i."""
+    h_{1} in LaTeX) and every name given in ``names``: h_i and w_i, else H_i and W_i,
+    else hh_i and ww_i."""
     printer = printer or _Printer()
     def plain(tex: str) -> str:  # h_1, h_{1} and h_{ 1 } typeset alike
         return re.sub(r"[\s{}]", "", tex)
@@ -108,18 +109,18 @@ def _sizes(report, printer=None, names: dict | None = None) -> dict:
         key = Dim(d.symbol, d.offset, d.den, 0)
         if key not in keys.setdefault(d.symbol, []):
             keys[d.symbol].append(key)
-    names_out = {}
-    for axis, axis_keys in keys.items():
-        for prefix in (axis.lower(), axis, axis.lower() * 2):
-            syms = [sympy.Symbol(f"{prefix}_{i}", positive=True, integer=True)
-                    for i in range(1, len(axis_keys) + 1)]
-            if not any(plain(printer.doprint(s)) in taken for s in syms):
-                break
-        else:
-            raise SymCNNError(f"the LaTeX names of the sizes along {axis} ({axis.lower()}_1, "
-                              f"{axis}_1, {axis.lower() * 2}_1, …) all clash with a symbol "
-                              "of the network; rename the width")
-        names_out.update(zip(axis_keys, syms))
+    schemes = (str.lower, str.upper, lambda a: a.lower() * 2)  # one scheme for every axis
+    for scheme in schemes:
+        names_out = {key: sympy.Symbol(f"{scheme(axis)}_{i}", positive=True, integer=True)
+                     for axis, axis_keys in keys.items()
+                     for i, key in enumerate(axis_keys, 1)}
+        if not any(plain(printer.doprint(s)) in taken for s in names_out.values()):
+            break
+    else:
+        axes = ", ".join(keys)
+        raise SymCNNError(f"the LaTeX names of the sizes along {axes} (h_1, H_1, hh_1, … "
+                          "and the like) all clash with a symbol of the network; rename "
+                          "the width")
     return names_out
 
 

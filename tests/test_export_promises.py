@@ -140,7 +140,8 @@ def test_latex_size_names_never_clash(text, names, expected):
 
 def test_latex_width_named_like_a_size_keeps_its_own_name():
     tex = symcnn.analyze("input HxWx3\nconv3-{h_1} pool2 conv3-8 pool2").to_latex()
-    assert r"H_{1} &= \left\lfloor \frac{H}{2} \right\rfloor" in tex
+    assert r"H_{1} &= \left\lfloor \frac{H}{2} \right\rfloor & W_{1} &= \left\lfloor " \
+        r"\frac{W}{2} \right\rfloor" in tex  # one naming scheme for both axes
     assert r"h_{1}" in tex  # the width, as the user wrote it
     assert r"h_{1} &=" not in tex
 
