@@ -4,10 +4,12 @@
     symcnn sweep NET --sizes 32:1024:32 [--input HxWx3] [--aspect 4:3] [--format table|csv|json]
     symcnn plot NET --metric macs --sizes 32:512:8 [--input HxWx3] -o cost.png   (or --per-layer)
     symcnn budget NET (--memory 8GB | --macs 5G) [--input HxWx3] [--batch 32] [--training]
-    symcnn verify NET --input 224x224x3 [--input 225x225x3 …]   (needs torch)
+    symcnn verify NET --input 224x224x3 [--input 225x225x3 …] [--against MODULE:CALLABLE]
+    symcnn import MODULE:CALLABLE [--kwargs JSON] [--input HxWxC] [-o FILE]   (needs torch)
 
-NET is a zoo name (``symcnn --list``), a path to a notation file, or notation text (see
-``_read_net`` for which is which). ``--input`` on sweep, plot and budget replaces the
+NET is a zoo name (``symcnn --list``), a path to a notation file, notation text, or a
+torch module as MODULE:CALLABLE (``torchvision.models:resnet50``, built with ``--kwargs``
+JSON and imported by :func:`symcnn.torch.from_torch`; see ``_read_net`` for which is which). ``--input`` on sweep, plot and budget replaces the
 notation's input line (HxWx3 frees a file's fixed 224x224x3).
 
 Exit statuses: 0 done; 2 an error in what the user gave (one message on stderr,
@@ -36,18 +38,26 @@ FORMATS = ("table", "json", "csv", "markdown", "latex")
 
 
 def _net_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("net", help="a zoo name (see --list), a notation file, or notation text "
-                   "such as 'conv3-64x2 pool fc10'")
+    p.add_argument("net", help="a zoo name (see --list), a notation file, notation text "
+                   "such as 'conv3-64x2 pool fc10', or a torch module as MODULE:CALLABLE")
+    _kwargs_argument(p)
+
+
+def _kwargs_argument(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--kwargs", metavar="JSON", help="with MODULE:CALLABLE: keyword arguments "
+                   "for the callable, as a JSON object, e.g. '{\"num_classes\": 10}'")
 
 
 def _report_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="symcnn",
         description="Exact, symbolic parameter, activation and MAC counts of a CNN written in "
-                    "symcnn notation. Subcommands: sweep, plot, budget, verify "
+                    "symcnn notation. Subcommands: sweep, plot, budget, verify, import "
                     "(symcnn SUBCOMMAND --help).")
-    p.add_argument("net", nargs="?", help="a zoo name (see --list), a notation file, or "
-                   "notation text such as 'conv3-64x2 pool fc10'")
+    p.add_argument("net", nargs="?", help="a zoo name (see --list), a notation file, "
+                   "notation text such as 'conv3-64x2 pool fc10', or a torch module as "
+                   "MODULE:CALLABLE (e.g. torchvision.models:resnet50)")
+    _kwargs_argument(p)
     p.add_argument("--input", "-i", metavar="HxWxC", help="input size, e.g. 224x224x3 or "
                    "HxWx3 (default: the notation's input line, else symbolic HxWxC)")
     p.add_argument("--format", "-f", choices=FORMATS, default="table",
@@ -122,11 +132,12 @@ def read_notation_file(path) -> str:
                           "plain text") from None
 
 
-def _read_net(net: str) -> str:
-    """Notation text for the NET argument. A zoo name and notation text pass through; a
-    notation file is read. Which is which, in order:
+def _read_net(net: str, kwargs: str | None = None, input=None):
+    """Notation text (or a Network) for the NET argument. A zoo name and notation text pass
+    through; a notation file is read; a torch module is imported. Which is which, in order:
 
     - a zoo name (any case) is the zoo's network;
+    - MODULE:CALLABLE (no such file) is a torch module, imported (needs torch);
     - text over several lines (or with a NUL) is notation;
     - a name ending in .cnn or .txt is a file (missing: "notation file not found");
     - an existing regular file is read, whatever its name; an existing directory or
@@ -134,6 +145,11 @@ def _read_net(net: str) -> str:
     - anything else is notation, however long (never "File name too long").
     """
     from . import zoo
+    if _MODULE_SPEC.fullmatch(net.strip()) and _stat(net) is None:
+        return import_module_spec(net, kwargs, input, free=True)
+    if kwargs is not None:
+        from .errors import SymCNNError
+        raise SymCNNError("--kwargs goes with a torch module given as MODULE:CALLABLE")
     if net.strip().lower() in zoo.names() or "\n" in net or "\0" in net:
         return net
     if net.endswith(NOTATION_SUFFIXES):
@@ -142,6 +158,34 @@ def _read_net(net: str) -> str:
     if st is not None and (stat.S_ISREG(st.st_mode) or os.sep in net):
         return read_notation_file(net)
     return net
+
+
+_MODULE_SPEC = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*"
+                          r":[A-Za-z_][A-Za-z0-9_]*")
+
+
+def _symtorch():
+    from .errors import SymCNNError
+    try:
+        from . import torch as symtorch
+    except ImportError:
+        raise SymCNNError("this needs PyTorch: pip install 'symcnn[torch]' (here: pip install "
+                          "torch==2.14.1 torchvision==0.29.1, or torch==2.13.0 without "
+                          "torchvision)") from None
+    return symtorch
+
+
+def import_module_spec(spec: str, kwargs: str | None = None, input=None, free=False):
+    """The Network of the torch module MODULE:CALLABLE builds (from_torch, self-checked).
+    ``input`` is its input line; with ``free``, a concrete ``input`` is only the size to
+    trace at and the input line stays HxWxC (for formulas next to the numbers)."""
+    symtorch = _symtorch()
+    from .torch.loading import load
+    module = load(spec, kwargs)
+    if free and input is not None and not input.symbols:
+        return symtorch.from_torch(module, f"HxWx{input.channels}",
+                                   at=(input.height, input.width))
+    return symtorch.from_torch(module, input)
 
 
 def _distance(a: str, b: str) -> int:
@@ -213,8 +257,9 @@ def _network(args, purpose: str = ""):
     from dataclasses import replace
     from .errors import SymCNNError
     from .report import _network as network_of
-    net = network_of(_read_net(args.net), files=False)
     spec = getattr(args, "input", None)
+    net = network_of(_read_net(args.net, getattr(args, "kwargs", None),
+                               _input_arg(spec) if spec else None), files=False)
     if spec:
         return replace(net, input=_input_arg(spec))
     if purpose and net.input is not None and not isinstance(net.input.height, str) \
@@ -351,8 +396,8 @@ def _report_cmd(argv: list[str]) -> int:
     if args.depth is not None and args.depth < 1:
         raise SymCNNError("--depth must be 1 or more")
     spec = _input_arg(args.input) if args.input is not None else None
-    report = analyze(network_of(_read_net(args.net), files=False), spec, dtype=args.dtype,
-                     batch=args.batch)
+    report = analyze(network_of(_read_net(args.net, args.kwargs, spec), files=False), spec,
+                     dtype=args.dtype, batch=args.batch)
     if args.format == "json":
         text = report.to_json()
     elif args.format == "csv":
@@ -506,10 +551,16 @@ def _verify_cmd(argv: list[str]) -> int:
     p.add_argument("--input", "-i", action="append", metavar="HxWxC",
                    help="a concrete input size to verify at, e.g. 224x224x3 (repeatable; "
                         "default: the notation's input line if it is concrete)")
+    p.add_argument("--against", metavar="MODULE:CALLABLE", help="check NET against your own "
+                   "torch module instead of symcnn's torch build of it: params, BN buffers "
+                   "and MACs in total, and every layer with params or MACs, in order")
+    p.add_argument("--against-kwargs", metavar="JSON", help="keyword arguments for the "
+                   "--against callable, as a JSON object")
     args = p.parse_args(argv)
     from .report import _network as network_of
-    net = network_of(_read_net(args.net), files=False)
     specs = [_input_arg(text) for text in args.input or []]
+    net = network_of(_read_net(args.net, args.kwargs, specs[0] if specs else None),
+                     files=False)
     if not specs and net.input is not None and not net.input.symbols:
         specs = [net.input]
     if not specs:
@@ -519,12 +570,17 @@ def _verify_cmd(argv: list[str]) -> int:
         if spec.symbols:
             raise SymCNNError(f"verify needs a concrete --input such as 224x224x3; got "
                               f"{_shown(text, 40)!r}")
-    try:
-        from . import torch as symtorch
-    except ImportError:
-        raise SymCNNError("verify needs PyTorch: pip install 'symcnn[torch]' "
-                          "(CPU: pip install torch==2.13.0)") from None
+    symtorch = _symtorch()
     ok = True
+    if args.against:
+        from .torch.comparing import compare, format_comparison
+        from .torch.loading import load
+        module = load(args.against, args.against_kwargs)
+        for spec in specs:
+            result = compare(net, module, spec)
+            print(format_comparison(result, args.against))
+            ok = ok and result.ok
+        return 0 if ok else 1
     for spec in specs:
         result = symtorch.verify(net, spec)
         print(symtorch.format_table(result))
@@ -532,8 +588,29 @@ def _verify_cmd(argv: list[str]) -> int:
     return 0 if ok else 1
 
 
+def _import_cmd(argv: list[str]) -> int:
+    p = argparse.ArgumentParser(
+        prog="symcnn import", description="Import a torch module as symcnn notation: one "
+        "line per top-level submodule, blocks as definitions; checked against the module "
+        "(params, BN buffers, MACs) before anything is printed.")
+    p.add_argument("module", metavar="MODULE:CALLABLE", help="e.g. torchvision.models:resnet50 "
+                   "or mypkg.models:Net (the current directory is on the path)")
+    _kwargs_argument(p)
+    p.add_argument("--input", "-i", metavar="HxWxC", help="the input line to write (default: "
+                   "HxWxC with C from the first layer's weights); a concrete size is also "
+                   "the size traced and checked at (else 224x224)")
+    p.add_argument("--output", "-o", metavar="FILE", help="write the notation to FILE")
+    args = p.parse_args(argv)
+    spec = _input_arg(args.input) if args.input is not None else None
+    net = import_module_spec(args.module, args.kwargs, spec)
+    _emit(str(net) + "\n", args.output)
+    if args.output:
+        print(f"wrote {args.output}", file=sys.stderr)
+    return 0
+
+
 _COMMANDS = {"sweep": _sweep_cmd, "plot": _plot_cmd, "budget": _budget_cmd,
-             "verify": _verify_cmd}
+             "verify": _verify_cmd, "import": _import_cmd}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import re
+import sys
 from dataclasses import dataclass, field
 from functools import cached_property
 
@@ -289,15 +290,19 @@ def _dimension(v) -> int | str:
 
 
 def analyze(network, input=None, *, dtype: str = "float32", batch: int = 1) -> Report:
-    """Analyse ``network``: a :class:`Network`, notation text, a zoo name or a notation
-    file (a ``pathlib.Path``, or a str ending in .cnn or .txt).
+    """Analyse ``network``: a :class:`Network`, notation text, a zoo name, a notation
+    file (a ``pathlib.Path``, or a str ending in .cnn or .txt) or a ``torch.nn.Module``
+    (imported by :func:`symcnn.torch.from_torch`, traced at ``input`` when it is concrete,
+    else at 224×224; torch is imported only when a module is passed).
 
     ``input`` overrides the notation's ``input`` line; without either the input is the
-    symbolic H×W×C. Formulas are in the symbols the notation leaves free; where the network
+    symbolic H×W×C. Formulas are in every symbol the notation or ``input`` leaves free
+    (``input`` HxWx3 frees a file's 224x224x3; HxWxC keeps C free in the formulas as in
+    the totals; where both give a number, the formulas are at ``input``); where the network
     only works for some channel counts (a residual on the input, say) and ``input`` gives
     the channels, the formulas are in H and W with those channels.
     """
-    net = _network(network)
+    net = _network(network, input=input)
     if dtype not in DTYPES:
         raise SymCNNError(f"unknown dtype {dtype!r}; choose one of {', '.join(DTYPES)}")
     if isinstance(batch, bool) or not isinstance(batch, int) or not 1 <= batch <= MAX_VALUE:
@@ -335,7 +340,13 @@ def _formula_inputs(general: InputSpec, given: InputSpec, free: bool):
         yield InputSpec(general.height, general.width, given.channels)
 
 
-def _network(network, files: bool = True) -> Network:
+def _torch_module(network) -> bool:
+    """Whether ``network`` is a torch.nn.Module (torch is never imported to find out)."""
+    torch = sys.modules.get("torch")
+    return torch is not None and isinstance(network, torch.nn.Module)
+
+
+def _network(network, files: bool = True, input=None) -> Network:
     """A Network from a Network, a zoo name or notation text; with ``files``, also from a
     notation file: a path-like, or a one-line str ending in .cnn or .txt that exists
     (read by the CLI's rules, :func:`symcnn.cli.read_notation_file`). A bare word that is
@@ -343,6 +354,13 @@ def _network(network, files: bool = True) -> Network:
     resnet50?"; a missing file name: "notation file not found"."""
     if isinstance(network, Network):
         return network
+    if _torch_module(network):  # imported, self-checked (symcnn.torch.from_torch)
+        from .torch import from_torch
+        spec = as_input(input) if input is not None else None
+        at = (spec.height, spec.width) if spec and not {spec.height, spec.width} & \
+            set(spec.symbols) else None
+        channels = f"HxWx{spec.channels}" if spec else None
+        return from_torch(network, channels, at=at)
     if files and (hasattr(network, "__fspath__") or isinstance(network, str) and "\n" not in
                   network and network.endswith((".cnn", ".txt"))):
         from .cli import exists, read_notation_file  # only here: import symcnn stays light

@@ -274,3 +274,92 @@ def test_branches_that_do_not_nest_are_refused():
 def test_not_a_module():
     with pytest.raises(symcnn.SymCNNError, match=r"wants a torch.nn.Module"):
         from_torch("resnet50")
+
+
+# ------------------------------------------------------------------ the API and the CLI
+
+def test_analyze_takes_a_module():
+    model = build("resnet18")
+    r = symcnn.analyze(model, "225x227x3")
+    assert r.totals["macs"] == torch_counts(model, (225, 227, 3))["macs"]
+    assert symcnn.analyze(model).formulas["params"] == 11_689_512
+
+
+PACKAGE = '''
+import torch
+from torch import nn
+
+class Net(nn.Module):
+    def __init__(self, width=8, classes=10):
+        super().__init__()
+        self.stem = nn.Sequential(nn.Conv2d(1, width, 3, padding=1), nn.BatchNorm2d(width),
+                                  nn.ReLU())
+        self.pool = nn.MaxPool2d(2)
+        self.head = nn.Linear(width * 14 * 14, classes)
+
+    def forward(self, x):
+        x = self.pool(self.stem(x))
+        return self.head(torch.flatten(x, 1))
+'''
+
+
+@pytest.fixture
+def user_package(tmp_path, monkeypatch):
+    pkg = tmp_path / "symcnn_user_models"
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text("")
+    (pkg / "models.py").write_text(PACKAGE)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    return "symcnn_user_models.models:Net"
+
+
+def test_cli_imports_the_users_own_module(user_package, capsys):
+    from symcnn.cli import main
+    assert main(["import", user_package, "--kwargs", '{"width": 16}', "--input",
+                 "28x28x1"]) == 0
+    out = capsys.readouterr().out
+    assert out.splitlines() == ["input 28x28x1", "conv3-16 bn relu  # stem", "pool2  # pool",
+                                "fc10  # head"]
+    assert main([user_package, "--kwargs", '{"width": 16}', "--input", "28x28x1"]) == 0
+    table = capsys.readouterr().out
+    assert f"Total params:          {(9 * 16 + 16) + 32 + (16 * 14 * 14 * 10 + 10):,}" in table
+
+
+def test_cli_import_writes_a_file(user_package, tmp_path, capsys):
+    from symcnn.cli import main
+    out = tmp_path / "net.cnn"
+    assert main(["import", user_package, "--input", "28x28x1", "-o", str(out)]) == 0
+    assert symcnn.analyze(out).totals["params"] == (9 * 8 + 8) + 16 + (8 * 196 * 10 + 10)
+
+
+def test_cli_verify_against_the_users_module(user_package, capsys):
+    from symcnn.cli import main
+    good = "input 28x28x1 conv3-8 bn relu pool2 fc10"
+    assert main(["verify", good, "--against", user_package]) == 0
+    assert "✓ the notation and the module agree" in capsys.readouterr().out
+    assert main(["verify", "input 28x28x1 conv3-8 relu pool2 fc10", "--against",
+                 user_package]) == 1
+    out = capsys.readouterr().out
+    assert "✗ the notation and the module disagree" in out
+    assert "buffers  notation" in out
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["import", "torchvision.models:nope"], r"torchvision.models has no callable nope"),
+    (["import", "no_such_package_xyz.m:f"], r"cannot import no_such_package_xyz.m"),
+    (["import", "torchvision.models:resnet18", "--kwargs", "[1]"], r"JSON object"),
+    (["import", "torchvision.models:resnet18", "--kwargs", "{"], r"--kwargs is not JSON"),
+    (["import", "torchvision.models:resnet18", "--kwargs", '{"nope": 1}'],
+     r"unexpected keyword argument 'nope'"),
+    (["import", "torchvision.models:shufflenet_v2_x0_5"], r"symcnn cannot map"),
+    (["import", "resnet18"], r"not MODULE:CALLABLE"),
+    (["resnet18", "--kwargs", "{}"], r"--kwargs goes with a torch module"),
+])
+def test_cli_import_errors(argv, message, capsys):
+    from symcnn.cli import main
+    import re
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("symcnn: error: ") and "Traceback" not in err
+    assert re.search(message, err), err

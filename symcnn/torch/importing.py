@@ -42,15 +42,16 @@ class ImportCheckError(SymCNNError):
     instead of a wrong number."""
 
 
-def _size(input) -> tuple[InputSpec | None, tuple]:
+def _size(input, at) -> tuple[InputSpec | None, tuple]:
     """The spec asked for (None: HxWxC) and the size to trace at (C None: the module's)."""
-    if input is None:
-        return None, (DEFAULT_SIZE, DEFAULT_SIZE, None)
-    spec = as_input(input)
-    ch = spec.channels if isinstance(spec.channels, int) else None
-    h = spec.height if isinstance(spec.height, int) else DEFAULT_SIZE
-    w = spec.width if isinstance(spec.width, int) else DEFAULT_SIZE
-    return spec, (h, w, ch)
+    spec = as_input(input) if input is not None else None
+    size = [DEFAULT_SIZE, DEFAULT_SIZE, None]
+    for i, v in enumerate((spec.height, spec.width, spec.channels) if spec else ()):
+        if isinstance(v, int):
+            size[i] = v
+    if at is not None:
+        size[:2] = at
+    return spec, tuple(size)
 
 
 def _unused(module: nn.Module, called: set[str], attrs: set[str]) -> list[str]:
@@ -204,10 +205,11 @@ def _first_difference(text: str, module, size, per_child, quantity) -> str:
     return ""
 
 
-def from_torch(module: nn.Module, input=None, *, check: bool = True) -> Network:
+def from_torch(module: nn.Module, input=None, *, at: tuple[int, int] | None = None,
+               check: bool = True) -> Network:
     """``module`` as a symcnn Network. ``input``: "HxWxC" (the default, with C from the
     first layer's weights), "HxWx3", "224x224x3" or a tuple; a concrete size is also the
-    size the module is traced and checked at (else 224×224).
+    size the module is traced and checked at, else ``at`` (H, W), else 224×224.
 
     Raises :class:`~symcnn.UnmappedError` listing every operation symcnn cannot map
     (module path, class or function, source line), a SymCNNError when torch.fx cannot trace
@@ -217,7 +219,7 @@ def from_torch(module: nn.Module, input=None, *, check: bool = True) -> Network:
     """
     if not isinstance(module, nn.Module):
         raise SymCNNError(f"from_torch wants a torch.nn.Module, not {type(module).__name__}")
-    spec, size = _size(input)
+    spec, size = _size(input, at)
     traced = trace(module, size)
     size = traced.size
     entries = structure(traced.ops)
