@@ -210,6 +210,8 @@ class _Mapper:
         if node.op == "call_method":
             return f"Tensor.{node.target}"
         t = node.target
+        if t is getattr and len(node.args) > 1 and isinstance(node.args[1], str):
+            return f"Tensor.{node.args[1]}"
         mod = getattr(t, "__module__", "") or ""
         return f"{mod}.{getattr(t, '__name__', t)}".lstrip(".")
 
