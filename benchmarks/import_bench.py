@@ -33,7 +33,7 @@ def build(name: str):
 def main(names: list[str]) -> None:
     torch.set_num_threads(2)
     names = names or [n for n in tvm.list_models(module=tvm)
-                      if not n.startswith(("vit_", "swin_", "maxvit_", "shufflenet"))]
+                      if not n.startswith(("vit_", "swin_", "maxvit_"))]
     from_torch(build("resnet18"))  # warm up imports and caches
     rows = []
     for name in names:

@@ -25,7 +25,7 @@ Value = Union[int, sympy.Expr]
 Pair = tuple[Value, Value]
 # Shape-preserving layers without parameters (canonical names; swish is silu).
 ACTIVATIONS = ("relu", "relu6", "silu", "sigmoid", "hardswish", "hardsigmoid", "gelu", "tanh",
-               "dropout", "softmax", "lrn")
+               "dropout", "softmax", "lrn", "shuffle")  # shuffle: 2-group channel shuffle
 
 
 def _pos() -> int:
@@ -232,7 +232,9 @@ class Repeat:
 @dataclass(frozen=True)
 class Branches:
     """Parallel branches on the same input, merged by ``op``: "add" (element-wise sum;
-    every branch must give the same shape) or "cat" (concatenate channels; same H×W).
+    every branch must give the same shape), "cat" (concatenate channels; same H×W) or
+    "split" (branch i gets the i-th of n equal channel slices of the input, n the number
+    of branches; outputs concatenated, as ShuffleNet's ``chunk(2, dim=1)``).
     An empty branch is the identity: ``res(body)`` is ``add(body | )``. "aux" is a side
     head (a training-time auxiliary classifier): its params count, it is not run at
     inference (no MACs, no activations) and the main path goes on with its input."""

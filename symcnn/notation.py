@@ -233,7 +233,7 @@ def _network(text: str, statements: list) -> Network:
 
 # ---------------------------------------------------------------- tree → layer records
 
-_BUILTIN_BLOCKS = {"res", "add", "cat", "aux"}
+_BUILTIN_BLOCKS = {"res", "add", "cat", "aux", "split"}
 _BUILTIN_CALLS = {"se"}
 MAX_NAME = 64  # characters in a definition or width name
 MAX_EXPR_SIZE = 64  # names, numbers and operations of an expression in braces
@@ -509,12 +509,15 @@ class _Builder(Transformer_NonRecursive):
                 raise NotationError(f"{name}(…) needs at least one layer", **where)
             if name == "aux" and len(branches) > 1:
                 raise NotationError("aux(…) takes one branch: the auxiliary head", **where)
+            if name == "split" and len(branches) < 2:
+                raise NotationError("split(a | b …) takes two or more branches: each gets an "
+                                    "equal slice of the channels", **where)
             if name == "res":
                 if len(branches) > 2:
                     raise NotationError("res(body | shortcut) takes at most two branches",
                                         **where)
                 branches = branches + [_Group(())] * (2 - len(branches))
-            block = Branches(name if name in ("cat", "aux") else "add",
+            block = Branches(name if name in ("cat", "aux", "split") else "add",
                              tuple(tuple(b) for b in branches), meta.line, meta.column)
             self._depths[id(block)] = 1 + max(map(self._nest, branches), default=0)
             self._check_depth(block, meta)

@@ -226,6 +226,9 @@ def _se(layer: SE, h: Size, w: Size, c: Number, path) -> Row:
 
 
 def _elementwise(layer: Elementwise, h: Size, w: Size, c: Number, path) -> Row:
+    if layer.kind == "shuffle" and isinstance(c, int) and c % 2:
+        raise _Invalid(f"shuffle mixes 2 groups of channels, but {c} channels do not "
+                       "divide by 2", layer, path)
     return Row(layer, (h, w, c), path=path)
 
 
@@ -361,7 +364,14 @@ def _branches(block: Branches, shape: Shape, rows: list[Row], path) -> Shape:
     if block.op == "aux":
         return _aux(block, shape, rows, path)
     uid = next(_UIDS)
-    outs = [_run(b, shape, rows, (*path, Scope(f"{block.op}(…) branch {i + 1}", uid)))
+    inputs = shape
+    if block.op == "split":  # each branch gets an equal slice of the channels
+        n, c = len(block.branches), shape[2]
+        if isinstance(c, int) and c % n:
+            raise _Invalid(f"split(…) gives each of its {n} branches an equal slice of the "
+                           f"channels, but {c} channels do not divide by {n}", block, path)
+        inputs = (shape[0], shape[1], c // n if isinstance(c, int) else c / n)
+    outs = [_run(b, inputs, rows, (*path, Scope(f"{block.op}(…) branch {i + 1}", uid)))
             for i, b in enumerate(block.branches)]
     first = outs[0]
     for i, out in enumerate(outs[1:], 2):

@@ -37,7 +37,11 @@ def _walk(items, h, w, c, acc):
             h, w, c = _walk(item.items, h, w, c, acc)
             continue
         if isinstance(item, Branches):
-            outs = [_walk(b, h, w, c, acc) for b in item.branches]
+            cin = c
+            if item.op == "split":
+                assert c % len(item.branches) == 0, "split: channels do not divide"
+                cin = c // len(item.branches)
+            outs = [_walk(b, h, w, cin, acc) for b in item.branches]
             assert all(o[:2] == outs[0][:2] for o in outs)
             if item.op == "add":
                 assert all(o == outs[0] for o in outs)

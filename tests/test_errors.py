@@ -125,3 +125,17 @@ def test_non_text_notation():
         symcnn.analyze(42)
     with pytest.raises(NotationError, match="must be text"):
         symcnn.parse(b"conv3-8")
+
+
+@pytest.mark.parametrize("text, size, message", [
+    ("split(relu)", None, r"split\(a \| b …\) takes two or more branches"),
+    ("conv3-5 split(relu | relu)", (8, 8, 3),
+     r"split\(…\) gives each of its 2 branches an equal slice of the channels, but 5 "
+     r"channels do not divide by 2"),
+    ("conv3-8 split(relu | relu | )", (8, 8, 3), r"each of its 3 branches .* but 8 channels do not divide by 3"),
+    ("conv3-7 shuffle", (8, 8, 3), r"shuffle mixes 2 groups of channels, but 7 channels"),
+    ("conv3-8 split(conv1-4 | conv1-4/2)", (8, 8, 3), r"the same height and width"),
+])
+def test_split_and_shuffle_errors(text, size, message):
+    with pytest.raises(SymCNNError, match=message):
+        symcnn.analyze(text, size)

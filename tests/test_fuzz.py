@@ -112,7 +112,7 @@ def simple(draw, symbolic=True):
     return draw(st.sampled_from(["bn", "ln", "scale", "gap", "relu", "relu6", "silu",
                                  "swish", "sigmoid", "hardswish", "hardsigmoid", "gelu",
                                  "tanh", "dropout", "softmax", "soft-max", "lrn", "BN",
-                                 "ReLU"]))
+                                 "ReLU", "shuffle"]))
 
 
 SEPS = [" ", " ", " ", "\n", "\t", "\r\n", "  # a comment\n", " \n\n "]
@@ -158,7 +158,7 @@ def item(draw, depth=2, symbolic=True, calls=()):
                     for _ in range(draw(st.integers(1, 3)))]
         if not any(branches):
             branches[0] = "relu"
-        op = draw(st.sampled_from(["add", "cat"]))
+        op = draw(st.sampled_from(["add", "cat", "split"]))
         return f"{op}(" + " | ".join(branches) + ")"
     if kind == 11:
         return f"aux({inner()})"

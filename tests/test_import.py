@@ -54,11 +54,6 @@ def _torchvision_available(request):
 
 CNNS = [n for n in (tvm.list_models(module=tvm) if torchvision else [])
         if not n.startswith(("vit_", "swin_", "maxvit_"))]
-# ShuffleNet V2 needs a channel split and shuffle, which the notation does not have yet:
-# it must be refused with every unmapped operation named, never imported approximately.
-NEEDS_SPLIT = {n for n in CNNS if n.startswith("shufflenet")}
-
-
 def build(name: str):
     """The model as its published weights define it, on the meta device."""
     kwargs = {"googlenet": {"aux_logits": False, "init_weights": False},
@@ -81,7 +76,7 @@ def test_the_classification_cnns_are_all_there():
     assert len(CNNS) == 68
 
 
-@pytest.mark.parametrize("name", sorted(set(CNNS) - NEEDS_SPLIT))
+@pytest.mark.parametrize("name", sorted(CNNS))
 def test_torchvision_cnn_imports_exactly(name):
     model = build(name)
     net = from_torch(model)  # self-checked at 224×224: raises on any difference
@@ -91,13 +86,11 @@ def test_torchvision_cnn_imports_exactly(name):
         assert {q: t[q] for q in ("params", "buffers", "macs")} == torch_counts(model, size)
 
 
-@pytest.mark.parametrize("name", sorted(NEEDS_SPLIT))
-def test_shufflenet_is_refused_with_every_unmapped_op(name):
-    with pytest.raises(symcnn.UnmappedError) as e:
-        from_torch(build(name))
-    text = str(e.value)
-    assert "Tensor.chunk" in text and "torch.transpose" in text
-    assert "shufflenetv2.py:" in text and "stage2.1" in text
+def test_shufflenet_reads_as_split_and_shuffle():
+    text = str(from_torch(build("shufflenet_v2_x1_0")))
+    assert "def invertedresidual_2(a) = (split( | conv1-anb bn relu dw3nb bn conv1-anb bn " \
+        "relu) shuffle)" in text
+    assert "invertedresidual(116) invertedresidual_2(116)x7  # stage3" in text
 
 
 ZOO_TORCHVISION = {n: n.replace("_noaux", "") for n in symcnn.zoo_names()}
@@ -352,7 +345,6 @@ def test_cli_verify_against_the_users_module(user_package, capsys):
     (["import", "torchvision.models:resnet18", "--kwargs", "{"], r"--kwargs is not JSON"),
     (["import", "torchvision.models:resnet18", "--kwargs", '{"nope": 1}'],
      r"unexpected keyword argument 'nope'"),
-    (["import", "torchvision.models:shufflenet_v2_x0_5"], r"symcnn cannot map"),
     (["import", "resnet18"], r"not MODULE:CALLABLE"),
     (["resnet18", "--kwargs", "{}"], r"--kwargs goes with a torch module"),
 ])

@@ -229,6 +229,12 @@ RESBLOCK = ("def b(w, s=1) = (res(conv1-wnb bn relu conv3-w/snb bn | conv1-w/snb
             "b(8) b(16, 2)x2")
 
 NEW_CASES = [
+    # channel split and shuffle (ShuffleNet V2's units), odd sizes, three-way split
+    ("conv3-24/2 split( | conv1-12nb bn relu dw3nb bn conv1-12nb bn relu) shuffle", (29, 35, 3)),
+    ("conv3-12 cat(dw3/2nb bn conv1-6nb | conv1-6 dw3/2) shuffle split(relu | conv1-6)",
+     (31, 18, 3)),
+    ("conv1-9 split(conv1-4 | dw3 | pool3/1p1) gap fc7", (13, 11, 2)),
+    ("input 16x16x8 (split( | conv3-4 bn relu) shuffle)x3", (16, 16, 8)),
     # convolution options: stride, padding, dilation, groups, no bias
     ("conv3-16/2p1d2g4nb", (31, 45, 8)),
     ("conv3-16/2p1d2g4nb", (30, 17, 4)),

@@ -12,7 +12,9 @@ The modules follow the conventions symcnn counts with (see :mod:`symcnn.shapes`)
   GELU, Tanh, Dropout (eval), Softmax over channels, LocalResponseNorm(5);
 - ``se(q)``: x · sigmoid(conv1x1(relu(conv1x1(avgpool(x, 1))))), both 1×1 convs with bias;
 - ``add(…)``/``cat(…)``/``res(…)``: every branch on the same input (an empty branch is the
-  identity), then a :class:`Merge` that sums or concatenates channels;
+  identity), then a :class:`Merge` that sums or concatenates channels; ``split(…)``: branch
+  i on the i-th of n equal channel slices (``chunk``), then concatenated;
+- ``shuffle``: :class:`ChannelShuffle` in 2 groups (view, transpose, contiguous copy);
 - ``aux(…)``: an :class:`AuxHead`, built (its params count) but not run at inference;
 - a repeat is expanded into its copies; a call's block is an ``nn.Sequential`` with a label.
 
@@ -44,7 +46,7 @@ from ..report import as_input
 from ..report import _network as _as_network
 
 __all__ = ["to_torch", "MAX_MODULES", "Net", "Merge", "Parallel", "AuxHead", "FullyConnected",
-           "SqueezeExcitation"]
+           "SqueezeExcitation", "ChannelShuffle"]
 
 MAX_MODULES = 100_000  # layer modules a network may expand to in torch (one per copy)
 
@@ -80,7 +82,7 @@ class Merge(nn.Module):
 
     def __init__(self, op: str) -> None:
         super().__init__()
-        if op not in ("add", "cat"):
+        if op not in ("add", "cat", "split"):
             raise ValueError(f"unknown merge {op!r}")
         self.op = op
 
@@ -94,7 +96,8 @@ class Merge(nn.Module):
 
 
 class Parallel(nn.Module):
-    """Branches run on the same input (an empty one is the identity), then a merge."""
+    """Branches run on the same input (an empty one is the identity), then a merge; for
+    ``split(…)`` branch i runs on the i-th of n equal channel slices (``chunk``)."""
 
     def __init__(self, branches, merge: Merge) -> None:
         super().__init__()
@@ -102,7 +105,23 @@ class Parallel(nn.Module):
         self.merge = merge
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.merge.op == "split":
+            parts = x.chunk(len(self.branches), dim=1)
+            return self.merge([b(part) for b, part in zip(self.branches, parts)])
         return self.merge([branch(x) for branch in self.branches])
+
+
+class ChannelShuffle(nn.Module):
+    """ShuffleNet's channel shuffle in ``groups`` groups (a view, a transpose, a copy)."""
+
+    def __init__(self, groups: int = 2) -> None:
+        super().__init__()
+        self.groups = groups
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        n, c, h, w = x.shape
+        x = x.view(n, self.groups, c // self.groups, h, w).transpose(1, 2).contiguous()
+        return x.view(n, c, h, w)
 
 
 class AuxHead(nn.Module):
@@ -177,6 +196,7 @@ _ELEMENTWISE = {
     "sigmoid": nn.Sigmoid, "hardswish": nn.Hardswish, "hardsigmoid": nn.Hardsigmoid,
     "gelu": nn.GELU, "tanh": nn.Tanh, "dropout": lambda: nn.Dropout(0.5),
     "softmax": lambda: nn.Softmax(dim=1), "lrn": lambda: nn.LocalResponseNorm(5),
+    "shuffle": ChannelShuffle,
 }
 
 
@@ -338,8 +358,10 @@ class _Builder:
             return self.aux(item, x), x
         if isinstance(item, Branches):
             branches, outs = [], []
-            for branch in item.branches:
-                body, out = self.items(branch, x)
+            parts = x.chunk(len(item.branches), dim=1) if item.op == "split" else \
+                [x] * len(item.branches)
+            for branch, part in zip(item.branches, parts):
+                body, out = self.items(branch, part)
                 branches.append(nn.Sequential(*body))
                 outs.append(out)
             merge = Merge(item.op)

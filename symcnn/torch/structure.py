@@ -10,7 +10,8 @@ Rewrites first, so that torchvision's code reads as the notation does:
   that one; a ``cat`` whose tensors start with an earlier ``cat``'s is ``cat(earlier, rest)``
   (DenseNet concatenates every earlier map in each layer);
 - ``x * f(x)`` with f = pool to 1×1, 1×1 conv, activation, 1×1 conv back to C, activation
-  is squeeze-and-excitation ``se(q)``.
+  is squeeze-and-excitation ``se(q)``;
+- a ``chunk`` into n channel slices whose branches are concatenated again is ``split(…)``.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ class Entry:
     (``op`` is the join)."""
     op: Op
     branches: list[list["Entry"]] = field(default_factory=list)
-    kind: str = "layer"  # "layer", "add", "cat", "se"
+    kind: str = "layer"  # "layer", "add", "cat", "split", "se", "aux"
     layer: object = None
 
     def ops(self):
@@ -126,6 +127,12 @@ class _Builder:
                 m = n.users[0]
                 if m is stop:
                     return entries
+                if m.kind == "split":
+                    entry, n = self.split(m)
+                    entries.append(entry)
+                    if n is stop:  # pragma: no cover - a join is never a stop
+                        return entries
+                    continue
                 if m.kind != "layer":
                     raise StructureError(
                         f"{_at(m)}: a {m.kind} whose inputs do not come from branches of "
@@ -171,6 +178,24 @@ class _Builder:
         if join.kind == "mul":
             return self.squeeze_excitation(fork, join, branches)
         return Entry(join, branches, join.kind)
+
+    def split(self, op: Op) -> tuple[Entry, Op]:
+        """A chunk into equal channel slices whose branches meet at a concatenation."""
+        join = self.ipdom[id(op)]
+        slices = sorted(op.users, key=lambda u: u.layer)
+        if join.kind != "cat" or [u.layer for u in slices] != list(range(op.layer)) or \
+                any(u.kind != "slice" for u in slices):
+            raise StructureError(f"{_at(op)}: a chunk into channel slices that are not all "
+                                 "used and concatenated again (split(…) in the notation)")
+        branches, ends = [], []
+        for u in slices:
+            body = [] if u.users == [join] else self.seq(u, join)
+            branches.append(body)
+            ends.append(body[-1].op if body else u)
+        if sorted(map(id, ends)) != sorted(map(id, join.args)):
+            raise StructureError(f"{_at(join)}: a concatenation of tensors that are not the "
+                                 "ends of one chunk's slices")
+        return Entry(join, branches, "split"), join
 
     def squeeze_excitation(self, fork: Op, join: Op, branches) -> Entry:
         body = next((b for b in branches if b), [])

@@ -40,7 +40,9 @@ class TraceFailed(SymCNNError):
 class Op:
     """One tensor of the forward pass. ``kind``: "input", "layer" (``layer`` applied to
     ``args[0]``), "alias" (the same values as ``args[0]``: flatten, view, permute, eval-mode
-    stochastic depth), "add", "cat", "mul" (merges of ``args``), "output"."""
+    stochastic depth), "add", "cat", "mul" (merges of ``args``), "split" (a chunk of
+    ``args[0]`` into ``layer`` channel slices), "slice" (slice ``layer`` of a split),
+    "output"."""
     kind: str
     args: list["Op"] = field(default_factory=list)
     layer: object = None
@@ -234,6 +236,14 @@ class _Mapper:
             self.attrs.add(str(node.target))
             return None
         shape = self.shapes.get(node)
+        if isinstance(shape, tuple) and not isinstance(shape, torch.Size) and \
+                (node.op, node.target) in (("call_method", "chunk"),
+                                           ("call_function", torch.chunk)):
+            return self.chunk(node)
+        if node.op == "call_function" and node.target is operator.getitem and \
+                isinstance(self.tensor(node.args[0]), Op) and \
+                self.tensor(node.args[0]).kind == "split":
+            return Op("slice", [self.tensor(node.args[0])], layer=int(node.args[1]))
         if isinstance(shape, tuple) and not isinstance(shape, torch.Size):
             raise _Unmapped("an operation that makes several tensors (a split or chunk "
                             "into branches)")
@@ -372,6 +382,14 @@ class _Mapper:
             w = self.param_shape(node.args[1])
             bias = len(node.args) > 2 and node.args[2] is not None
             return self.linear(node, xs[0], w, bias)
+        if t is torch.transpose and len(xs) == 1:
+            return self.transpose(xs[0], _kw(node, 1, "dim0", 0), _kw(node, 2, "dim1", 1))
+        if t in (torch.reshape,) and len(xs) == 1:
+            return self.view(node, xs[0], self.shapes[node])
+        if t is torch.channel_shuffle or t is getattr(F, "channel_shuffle", None):
+            if _kw(node, 1, "groups", None) != 2:
+                raise _Unmapped("a channel shuffle in other than 2 groups")
+            return self.layer(xs[0], Elementwise("shuffle"))
         if t is torch.permute:
             return self.permute(xs[0], _kw(node, 1, "dims", None))
         if t is torch.mean:
@@ -395,18 +413,51 @@ class _Mapper:
         if name == "flatten":
             return self.flatten(x, _kw(node, 1, "start_dim", 0), _kw(node, 2, "end_dim", -1))
         if name in ("view", "reshape"):
-            shape = self.shapes[node]
-            if len(shape) == 2 and shape[0] == x.shape[0]:
-                return Op("alias", [x], layout="flat")
-            if x.layout == "flat" and len(x.shape) == 2 and tuple(shape) == (*x.shape, 1, 1):
-                return Op("alias", [x], layout="nchw")  # N×F back to N×F×1×1
-            raise _Unmapped(f"a {name} to {list(shape)} (only a flatten to N×F maps)")
+            return self.view(node, x, self.shapes[node])
+        if name == "transpose":
+            return self.transpose(x, _kw(node, 1, "dim0", 0), _kw(node, 2, "dim1", 1))
         if name == "permute":
             dims = node.args[1:] if len(node.args) > 2 else _kw(node, 1, "dims", None)
             return self.permute(x, dims)
         if name == "mean":
             return self.mean(node, x, _kw(node, 1, "dim", None), _kw(node, 2, "keepdim", False))
         raise _Unmapped("a tensor method symcnn has no notation for")
+
+    def chunk(self, node) -> Op:
+        x = self.tensor(node.args[0])
+        n = _kw(node, 1, "chunks", None)
+        dim = _kw(node, 2, "dim", 0)
+        sizes = self.shapes[node]
+        if x is None or x.layout != "nchw" or dim not in (1, -3) or not isinstance(n, int) \
+                or len(sizes) != n or len({s[1] for s in sizes}) != 1:
+            raise _Unmapped("a chunk that is not into equal slices of the channels of an "
+                            "N×C×H×W tensor")
+        return Op("split", [x], layer=n)
+
+    def view(self, node, x: Op, shape) -> Op:
+        """A view that flattens (N×F), undoes a flatten (N×F×1×1) or is half of a channel
+        shuffle: N×C×H×W → N×g×(C/g)×H×W, transpose(1, 2), back to N×C×H×W."""
+        if len(shape) == 2 and shape[0] == x.shape[0]:
+            return Op("alias", [x], layout="flat")
+        if x.layout == "flat" and len(x.shape) == 2 and tuple(shape) == (*x.shape, 1, 1):
+            return Op("alias", [x], layout="nchw")  # N×F back to N×F×1×1
+        if x.layout == "nchw" and len(shape) == 5 and len(x.shape) == 4 and \
+                shape[1] * shape[2] == x.shape[1] and tuple(shape[3:]) == x.shape[2:]:
+            return Op("alias", [x], layout=f"groups{shape[1]}")
+        if x.layout.startswith("shuffled") and len(shape) == 4:
+            groups = int(x.layout[len("shuffled"):])
+            if groups != 2:
+                raise _Unmapped(f"a channel shuffle in {groups} groups (the notation's "
+                                "shuffle has 2)")
+            return Op("layer", [x], Elementwise("shuffle"), layout="nchw")
+        raise _Unmapped(f"a view to {list(shape)} (only a flatten to N×F and a channel "
+                        "shuffle map)")
+
+    def transpose(self, x: Op, a, b) -> Op:
+        if x.layout.startswith("groups") and sorted((int(a) % 5, int(b) % 5)) == [1, 2]:
+            return Op("alias", [x], layout="shuffled" + x.layout[len("groups"):])
+        raise _Unmapped(f"a transpose of dimensions {a} and {b} (only a channel shuffle's "
+                        "maps)")
 
     def permute(self, x: Op, dims) -> Op:
         dims = [int(d) % 4 for d in dims] if dims is not None else None

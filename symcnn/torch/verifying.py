@@ -106,8 +106,12 @@ def _expected(items, rows) -> list[tuple[int, bool]]:
                     sub, _ = walk(branch, shape, True)
                     seq += sub
             elif isinstance(item, Branches):
+                part = shape
+                if item.op == "split":  # each branch on its slice of the channels
+                    n = len(item.branches)
+                    part = (shape[0], shape[1], _int(shape[2]) // n)
                 for branch in item.branches:
-                    sub, _ = walk(branch, shape, aux)
+                    sub, _ = walk(branch, part, aux)
                     seq += sub
                 i = take(item.op, f"the merge of {item.op}(…)")
                 seq.append((i, aux))
