@@ -164,14 +164,14 @@ _MODULE_SPEC = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*"
                           r":[A-Za-z_][A-Za-z0-9_]*")
 
 
-def _symtorch():
+def _symtorch(what: str = "importing a torch module"):
     from .errors import SymCNNError
     try:
         from . import torch as symtorch
     except ImportError:
-        raise SymCNNError("this needs PyTorch: pip install 'symcnn[torch]' (here: pip install "
-                          "torch==2.14.1 torchvision==0.29.1, or torch==2.13.0 without "
-                          "torchvision)") from None
+        raise SymCNNError(f"{what} needs PyTorch: pip install 'symcnn[torch]' (here: pip "
+                          "install torch==2.14.1 torchvision==0.29.1, or torch==2.13.0 "
+                          "without torchvision)") from None
     return symtorch
 
 
@@ -570,7 +570,7 @@ def _verify_cmd(argv: list[str]) -> int:
         if spec.symbols:
             raise SymCNNError(f"verify needs a concrete --input such as 224x224x3; got "
                               f"{_shown(text, 40)!r}")
-    symtorch = _symtorch()
+    symtorch = _symtorch("verify")
     ok = True
     if args.against:
         from .torch.comparing import compare, format_comparison

@@ -26,7 +26,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from ..errors import SymCNNError, UnmappedError
-from ..layers import (FC, SE, AdaptiveAvgPool, BatchNorm, Conv, Elementwise, LayerNorm, Pool,
+from ..layers import (FC, AdaptiveAvgPool, BatchNorm, Conv, Elementwise, LayerNorm, Pool,
                       Scale)
 
 __all__ = ["Op", "Traced", "trace", "UnmappedError", "TraceFailed"]
