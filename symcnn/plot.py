@@ -6,6 +6,7 @@ SymCNNError saying so. The numbers plotted are the exact sweep values.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -76,12 +77,17 @@ def plot_layers(report, metric: str, path, title: str = "") -> Path:
 
 
 def _save(fig, plt, path) -> Path:
+    """Render ``fig`` to PNG bytes, then write them as ``symcnn plot -o`` does
+    (:func:`symcnn.cli.write_output`): a regular file whole or not at all, a symbolic
+    link written through (the link stays), a device or FIFO written to directly; a
+    failure is a SymCNNError."""
+    import io
+    from .cli import write_output
     path = Path(path)
-    tmp = path.with_name(path.name + ".part")
+    buf = io.BytesIO()
     try:
-        fig.savefig(tmp, format="png")
-        tmp.replace(path)  # atomic: never a half-written image
+        fig.savefig(buf, format="png")
     finally:
         plt.close(fig)
-        tmp.unlink(missing_ok=True)
+    write_output(os.fspath(path), buf.getvalue())
     return path
