@@ -19,7 +19,7 @@ from .dims import MAX_INPUT, Dim, to_expr
 from .shapes import Row
 
 __all__ = ["table", "pretty", "human", "display_rows", "group_lines", "Line",
-           "weights_formula", "memory_formula", "shape_text", "EXPAND_LIMIT"]
+           "weights_formula", "memory_formula", "shape_text", "EXPAND_LIMIT", "MAX_LINES"]
 
 EXPAND_LIMIT = 64  # identical repeated rows up to this count are listed one per line
 
@@ -406,38 +406,105 @@ class Line:
 
 def display_rows(rows) -> list[Line]:
     """The rows in execution order, with repeats of up to EXPAND_LIMIT copies listed
-    block by block (a collapsed block of rows repeats as a whole, not row by row)."""
+    block by block (a collapsed block of rows repeats as a whole, not row by row).
+
+    Nested repeats multiply (``((relu)x64)x64`` lists 4,096 lines), so the listing is
+    kept within MAX_LINES lines (or the number of rows, if more): where it would be
+    longer, the repeats whose listing takes the most lines are collapsed, each showing
+    every row in it once with the number of times it runs (``relu (×16,777,216, each)``),
+    until it fits. Within the budget the lines are exactly those of the rule above."""
+    tree = _tree(list(rows))
+    collapse = _budget(tree)
     lines, n = [], 0
-    for row, copies, key in _expand(list(rows), 0, ()):
+    for row, copies, key in _emit(tree, (), collapse, False):
         lines.append(Line(n, row, copies, key))
         n += copies
     return lines
 
 
-def _expand(rows: list[Row], level: int, key: tuple):
-    i = 0
-    while i < len(rows):
-        row = rows[i]
-        if len(row.reps) <= level:
-            yield row, 1, key
-            i += 1
-            continue
-        uid, count, depth = row.reps[level]
-        j = i
-        while j < len(rows) and len(rows[j].reps) > level and rows[j].reps[level][0] == uid:
-            j += 1
-        block = rows[i:j]
-        if count <= EXPAND_LIMIT:
-            for k in range(count):
-                yield from _expand(block, level + 1, (*key, (uid, k, depth)))
+MAX_LINES = 10_000  # lines a listing may take (a network of more rows lists each once)
+
+
+class _Rep:
+    """A collapsed repeat: ``count`` copies of ``items`` (rows and inner repeats).
+    ``lines``: the lines it lists under the EXPAND_LIMIT rule; ``size``: its rows."""
+    __slots__ = ("uid", "count", "depth", "items", "lines", "size", "listed")
+
+    def __init__(self, uid: int, count: int, depth: int, items: list) -> None:
+        self.uid, self.count, self.depth, self.items = uid, count, depth, items
+        self.listed = count <= EXPAND_LIMIT
+        inner = sum(x.lines if isinstance(x, _Rep) else 1 for x in items)
+        self.lines = count * inner if self.listed else inner
+        self.size = sum(x.size if isinstance(x, _Rep) else 1 for x in items)
+
+
+def _tree(rows: list[Row]) -> list:
+    """``rows`` as a list of rows and _Reps (consecutive rows in the same repeat), nested
+    as the repeats are; one pass, each _Rep's line count computed as it closes."""
+    top: list = []
+    stack: list = []  # (uid, count, depth, items) of the open repeats, outermost first
+    for row in rows:
+        reps = row.reps
+        keep = 0
+        while keep < len(stack) and keep < len(reps) and stack[keep][0] == reps[keep][0]:
+            keep += 1
+        while len(stack) > keep:
+            uid, count, depth, items = stack.pop()
+            (stack[-1][3] if stack else top).append(_Rep(uid, count, depth, items))
+        for uid, count, depth in reps[keep:]:
+            stack.append((uid, count, depth, []))
+        (stack[-1][3] if stack else top).append(row)
+    while stack:
+        uid, count, depth, items = stack.pop()
+        (stack[-1][3] if stack else top).append(_Rep(uid, count, depth, items))
+    return top
+
+
+def _budget(tree: list) -> set[int]:
+    """The ids of the listed repeats to collapse (with everything in them) so that the
+    listing takes at most max(MAX_LINES, rows) lines: the outermost listed repeats, those
+    saving the most lines first (in execution order among equals)."""
+    total = sum(x.lines if isinstance(x, _Rep) else 1 for x in tree)
+    if total <= MAX_LINES:
+        return set()
+    outer: list[_Rep] = []
+    todo = [x for x in reversed(tree) if isinstance(x, _Rep)]
+    while todo:  # the listed repeats not inside a listed one, in execution order
+        rep = todo.pop()
+        if rep.listed:
+            outer.append(rep)
         else:
-            for r, copies, inner in _expand(block, level + 1, (*key, (uid, -1, depth))):
-                yield r, copies * count, inner
-        i = j
+            todo.extend(x for x in reversed(rep.items) if isinstance(x, _Rep))
+    order = sorted(range(len(outer)), key=lambda i: -(outer[i].lines - outer[i].size))
+    collapse = set()
+    for i in order:
+        if total <= MAX_LINES:
+            break
+        rep = outer[i]
+        if rep.lines > rep.size:
+            collapse.add(id(rep))
+            total -= rep.lines - rep.size
+    return collapse
+
+
+def _emit(items: list, key: tuple, collapse: set[int], shut: bool, copies: int = 1):
+    """(row, copies, key) per line of ``items``; ``shut``: inside a repeat collapsed for
+    the budget (every repeat in it shows its rows once)."""
+    for x in items:
+        if not isinstance(x, _Rep):
+            yield x, copies, key
+        elif not shut and x.listed and id(x) not in collapse:
+            for k in range(x.count):
+                yield from _emit(x.items, (*key, (x.uid, k, x.depth)), collapse, False,
+                                 copies)
+        else:
+            yield from _emit(x.items, (*key, (x.uid, -1, x.depth)), collapse,
+                             shut or x.listed, copies * x.count)
 
 
 def _group_key(line: Line, depth: int) -> tuple:
-    scopes = tuple(sc.uid for sc in line.row.path[:depth])
+    # the branches of one add(…)/cat(…) share its uid: their labels tell them apart
+    scopes = tuple((sc.uid, sc.label) for sc in line.row.path[:depth])
     return scopes, tuple(k[:2] for k in line.key if k[2] < depth)
 
 

@@ -88,6 +88,17 @@ def test_depth_groups_blocks():
     assert "Total params:          11,689,512" in text
 
 
+def test_depth_keeps_the_branches_of_a_block_apart():
+    # the branches of one res(…)/cat(…) are blocks of their own, each summed on its own
+    text = symcnn.analyze("resnet18", "224x224x3").to_table(depth=2)
+    assert "add(…) branch 1 (5 layers)  14×14×256" in text
+    assert "add(…) branch 2 (2 layers)  14×14×256" in text  # the projection shortcut
+    assert "(7 layers)" not in text
+    lines = symcnn.analyze("cat(conv1-1 | conv1-2 relu)", (4, 4, 3)).to_table(depth=1)
+    assert "cat(…) branch 1 (1 layers)  4×4×1" in lines
+    assert "cat(…) branch 2 (2 layers)  4×4×2" in lines
+
+
 def test_aux_head_counts_params_only():
     r = symcnn.analyze("conv3-8 aux(pool conv1-4 gap fc10) conv3-8", (8, 8, 3))
     aux = [row for row in r.rows if row.aux]
