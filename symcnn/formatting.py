@@ -574,7 +574,7 @@ def _group_cells(group: list[Line], depth: int) -> list[str]:
     first, last = group[0], group[-1]
     scope = first.row.path[depth - 1]
     n = sum(line.copies for line in group)
-    name = "  " * (depth - 1) + f"{scope} ({n:,} layers)"
+    name = "  " * (depth - 1) + f"{scope} ({n:,} layer{'' if n == 1 else 's'})"
     return [str(first.index), name, shape_text(last.row.out),
             pretty(_sum(group, "activations")), pretty(_sum(group, "weights")),
             pretty(_sum(group, "biases")), pretty(_sum(group, "macs"))]

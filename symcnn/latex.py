@@ -253,7 +253,7 @@ class _Writer:
         scope = group[0].row.path[depth - 1]
         n = sum(line.copies for line in group)
         cells = [r"\quad " * (depth - 1) + r"\texttt{" + latex_escape(str(scope)) + "}"
-                 + f" ({n} layers)", "$" + self.factors(group[-1].row.out, r" \times ") + "$",
+                 + f" ({n} layer{'' if n == 1 else 's'})", "$" + self.factors(group[-1].row.out, r" \times ") + "$",
                  f"${self.math(_sum(group, 'activations'))}$",
                  f"${self.math(_sum(group, 'weights'))}$",
                  f"${self.math(_sum(group, 'macs'))}$"]
@@ -310,8 +310,8 @@ class _Writer:
         columns = list(by_axis.values())
         eqs = [" & ".join(col[i] for col in columns if i < len(col))
                for i in range(max(map(len, columns), default=0))]
-        out = [r"\begin{align*}", " \\\\\n".join(eqs)] if eqs else []
-        out += [r"\end{align*}", r"\begin{align*}", " \\\\\n".join(
+        out = [r"\begin{align*}", " \\\\\n".join(eqs), r"\end{align*}"] if eqs else []
+        out += [r"\begin{align*}", " \\\\\n".join(
             rf"{name} &= {self.long(r.formulas[q])}" for q, name in LATEX_QUANTITIES)]
         if r.multiples:
             cond = r",\ ".join(rf"{m} \mid {self.printer.doprint(size_symbol(s))}"

@@ -165,7 +165,7 @@ def test_ten_thousand_branches_are_listed_one_by_one():
     assert layers[-1].split()[:2] == ["10001", "cat"]
     depth1 = _layer_lines(out["to_table_depth1"])
     assert len(depth1) == 10_002  # a line per branch (each branch is a block)
-    assert "cat(…) branch 10000 (1 layers)" in depth1[-2] and depth1[-1].split()[1] == "cat"
+    assert "cat(…) branch 10000 (1 layer)" in depth1[-2] and depth1[-1].split()[1] == "cat"
     assert len(json.loads(out["to_json"])["layers"]) == 10_002
     assert len(out["to_csv"].splitlines()) == 10_003
     assert out["to_markdown"].count("`conv1-1`") == 10_000

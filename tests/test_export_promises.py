@@ -257,3 +257,11 @@ def test_latex_with_renamed_sizes_compiles(tmp_path):
                           "-no-shell-escape", "doc.tex"], cwd=tmp_path, capture_output=True,
                          text=True, timeout=120)
     assert run.returncode == 0, run.stdout[-2000:]
+
+
+def test_latex_environments_balance_without_strides():
+    """A symbolic network with no stride has no size definitions: the formulas block opens
+    and closes once (a stray \\end{align*} stopped pdflatex)."""
+    for text in ("relu", "conv3-8 bn relu", "vgg16"):
+        t = symcnn.analyze(text).to_latex()
+        assert t.count(r"\begin{align*}") == t.count(r"\end{align*}") >= 1, text
