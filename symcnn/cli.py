@@ -383,8 +383,7 @@ def _report_cmd(argv: list[str]) -> int:
         print(f"symcnn {__version__}")
         return 0
     if args.list:
-        from . import zoo
-        print("\n".join(zoo.names()))
+        print(_zoo_listing())
         return 0
     if args.net is None:
         _report_parser().print_usage(sys.stderr)
@@ -412,6 +411,29 @@ def _report_cmd(argv: list[str]) -> int:
         text = report.to_table(args.depth)
     _emit(text, args.output)
     return 0
+
+
+def _zoo_listing() -> str:
+    """The built-in networks by family: name, params, MACs at the published input size
+    (224×224×3; Inception-v3 299×299×3) and what the file says it is."""
+    from . import zoo
+    from .formatting import human
+    from .report import analyze
+    rows, last = [], None
+    for name in sorted(zoo.names(), key=lambda n: (zoo.family(n), n)):
+        if zoo.family(name) != last:
+            last = zoo.family(name)
+            rows.append((f"{last}:", "", "", "", ""))
+        side = zoo.native_size(name)
+        t = analyze(name, (side, side, 3)).totals
+        rows.append((f"  {name}", f"{t['params']:,}", f"{human(t['macs'])}",
+                     f"{side}×{side}", zoo.describe(name)))
+    head = ("network", "params", "MACs", "at", "")
+    widths = [max(len(r[i]) for r in [head, *rows]) for i in range(4)]
+    out = ["  ".join((r[0].ljust(widths[0]), r[1].rjust(widths[1]), r[2].rjust(widths[2]),
+                      r[3].ljust(widths[3]), r[4])).rstrip() for r in [head, *rows]]
+    return "\n".join(out + ["", f"{len(zoo.names())} networks; MACs per image (1 MAC = 2 "
+                             "FLOPs); symcnn NAME --input HxWx3 for the formulas"])
 
 
 def _aspect(text: str) -> tuple[int, int]:

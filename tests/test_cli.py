@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+import symcnn
 from symcnn.cli import main
 
 ROOT = Path(__file__).parent.parent
@@ -139,3 +140,15 @@ def test_broken_pipe_is_quiet(tmp_path):
     done = subprocess.run(f"{sys.executable} -m symcnn resnet152 -i 224x224x3 | head -1",
                           shell=True, capture_output=True, text=True, timeout=120)
     assert done.stdout.startswith("symcnn: input") and not done.stderr
+
+
+def test_list_shows_params_macs_and_descriptions_by_family(capsys):
+    code, out, _ = run(capsys, "--list")
+    lines = out.splitlines()
+    row = next(l for l in lines if l.split()[:1] == ["resnet50"])
+    assert row.split()[1:5] == ["25,557,032", "4.09", "G", "224×224"]
+    assert "Bottleneck, layers [3, 4, 6, 3]" in row
+    inception = next(l for l in lines if l.split()[:1] == ["inception_v3"])
+    assert "27,161,264" in inception and "299×299" in inception
+    assert lines.index("resnet:") < lines.index(row) < lines.index("resnext:")
+    assert lines[-1].startswith(f"{len(symcnn.zoo_names())} networks")
