@@ -6,6 +6,7 @@
     symcnn budget NET (--memory 8GB | --macs 5G) [--input HxWx3] [--batch 32] [--training]
     symcnn verify NET --input 224x224x3 [--input 225x225x3 …] [--against MODULE:CALLABLE]
     symcnn import MODULE:CALLABLE [--kwargs JSON] [--input HxWxC] [-o FILE]   (needs torch)
+    symcnn compare NET NET … [--input HxWxC] [--format table|markdown|latex|csv|json] [-o FILE]
 
 NET is a zoo name (``symcnn --list``), a path to a notation file, notation text, or a
 torch module as MODULE:CALLABLE (``torchvision.models:resnet50``, built with ``--kwargs``
@@ -631,8 +632,53 @@ def _import_cmd(argv: list[str]) -> int:
     return 0
 
 
+def _compare_cmd(argv: list[str]) -> int:
+    p = argparse.ArgumentParser(
+        prog="symcnn compare", description="Several networks side by side, one row each: "
+        "params (all trainable), BN buffers, MACs, FLOPs, activation memory, the smallest "
+        "input, and the params and MACs formulas in H and W.")
+    p.add_argument("nets", nargs="+", metavar="NET", help="two or more networks, each as "
+                   "the main command takes it (a zoo name, a notation file, notation text)")
+    p.add_argument("--input", "-i", metavar="HxWxC", help="the input of every network, "
+                   "e.g. 224x224x3 (default: each notation's input line, else HxWxC)")
+    p.add_argument("--format", "-f", choices=("table", "markdown", "latex", "csv", "json"),
+                   default="table", help="output format (default: table)")
+    p.add_argument("--output", "-o", metavar="FILE", help="write to FILE (atomically)")
+    p.add_argument("--dtype", default="float32", choices=DTYPES,
+                   help="element type for activation memory (default: float32)")
+    p.add_argument("--batch", "-b", type=int, default=1, metavar="N",
+                   help="batch size for MACs, FLOPs and activation memory (default: 1)")
+    p.add_argument("--caption", help="latex: the table caption (escaped)")
+    p.add_argument("--label", help="latex: the table label (letters, digits, : . _ -)")
+    p.add_argument("--standalone", action="store_true",
+                   help="latex: a whole document instead of a fragment to \\input")
+    args = p.parse_args(argv)
+    from .compare import compare
+    from .errors import SymCNNError
+    from .report import _network as network_of
+    if len(args.nets) < 2:
+        raise SymCNNError(f"compare needs at least 2 networks; got {len(args.nets)}")
+    spec = _input_arg(args.input) if args.input is not None else None
+    nets = []
+    for i, text in enumerate(args.nets, 1):
+        try:
+            nets.append(network_of(_read_net(text, None, spec), files=False))
+        except SymCNNError as e:
+            raise SymCNNError(f"network {i} ({_shown(text, 40)!r}): {e}") from None
+    result = compare(nets, spec, dtype=args.dtype, batch=args.batch,
+                     names=[_shown(" ".join(t.split()), 40) for t in args.nets])
+    if args.format == "latex":
+        text = result.to_latex(caption=args.caption, label=args.label,
+                               standalone=args.standalone)
+    else:
+        text = {"table": result.to_table, "markdown": result.to_markdown,
+                "csv": result.to_csv, "json": result.to_json}[args.format]()
+    _emit(text, args.output)
+    return 0
+
+
 _COMMANDS = {"sweep": _sweep_cmd, "plot": _plot_cmd, "budget": _budget_cmd,
-             "verify": _verify_cmd, "import": _import_cmd}
+             "verify": _verify_cmd, "import": _import_cmd, "compare": _compare_cmd}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,0 +1,459 @@
+"""Several networks side by side: one row per network (``symcnn compare NET NET …``).
+
+Each row holds a network's params (all trainable; batch-norm running statistics are
+"buffers", not params), MACs, FLOPs (1 MAC = 2 FLOPs), activation memory in bytes at the
+dtype, the smallest input it runs on, and the closed forms of params and MACs in H and W
+(from ``analyze(net, "HxWx<C>")``; with the floor-free form where the network has one).
+Every number is an exact int from :func:`symcnn.analyze`; nothing is simplified per row,
+so the cost is that of the analyses.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+from dataclasses import dataclass, field, replace
+
+import sympy
+
+from .errors import SymCNNError
+from .formatting import human, human_decimal, pretty
+from .layers import InputSpec, Network
+
+__all__ = ["Comparison", "ComparisonRow", "compare", "SCHEMA_VERSION", "CSV_COLUMNS"]
+
+SCHEMA_VERSION = 1
+CSV_COLUMNS = ("network", "input_h", "input_w", "input_c", "dtype", "bytes_per_element",
+               "batch", "params", "trainable", "buffers", "macs", "flops", "activations",
+               "activation_bytes", "min_h", "min_w", "formula_input", "params_formula",
+               "macs_formula", "multiples", "params_divisible", "macs_divisible")
+FORMULA_QUANTITIES = (("params", "params"), ("macs", "MACs"))
+NAME_LIMIT = 40
+
+
+@dataclass(frozen=True)
+class ComparisonRow:
+    """One network's costs. ``macs``, ``flops``, ``activations`` and ``activation_bytes``
+    are per batch (per image at batch 1); params and buffers are the network's. Values are
+    exact ints where the input is concrete, SymPy expressions where it is symbolic."""
+    name: str
+    network: Network = field(repr=False)
+    input: InputSpec
+    params: int | sympy.Expr
+    buffers: int | sympy.Expr
+    macs: int | sympy.Expr
+    flops: int | sympy.Expr
+    activations: int | sympy.Expr
+    activation_bytes: int | sympy.Expr
+    minimum_input: tuple[int, int] | None
+    formula_input: InputSpec
+    formulas: dict = field(repr=False)      # "params", "macs" → closed form
+    multiples: dict = field(repr=False)     # symbol → multiple, for ``divisible``
+    divisible: dict = field(repr=False)     # "params", "macs" → floor-free form
+
+    @property
+    def trainable(self):
+        """Every param is trained; the batch-norm statistics are buffers, not params."""
+        return self.params
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """Rows of :class:`ComparisonRow`, one per network, in the order given."""
+    rows: tuple[ComparisonRow, ...]
+    dtype: str = "float32"
+    batch: int = 1
+    bytes_per_element: int = 4
+
+    def to_table(self) -> str:
+        return _table(self)
+
+    def to_markdown(self) -> str:
+        return _markdown(self)
+
+    def to_latex(self, caption: str | None = None, label: str | None = None,
+                 standalone: bool = False) -> str:
+        return _latex(self, caption, label, standalone)
+
+    def to_csv(self) -> str:
+        return _csv(self)
+
+    def to_dict(self) -> dict:
+        return _dict(self)
+
+    def to_json(self, indent: int | None = 2) -> str:
+        return json.dumps(self.to_dict(), indent=indent, ensure_ascii=False) + "\n"
+
+    def __str__(self) -> str:
+        return self.to_table()
+
+    def _repr_markdown_(self) -> str:
+        return self.to_markdown()
+
+
+def _name(item, i: int) -> str:
+    if isinstance(item, os.PathLike):
+        item = os.fspath(item)
+    if isinstance(item, str):
+        text = " ".join(item.split())
+        return text if len(text) <= NAME_LIMIT else text[:NAME_LIMIT - 1] + "…"
+    return f"network {i}"
+
+
+def _describe(item, i: int) -> str:
+    """How an error names argument ``i`` (1-based)."""
+    return f"network {i} ({_name(item, i)!r})" if isinstance(item, (str, os.PathLike)) \
+        else f"network {i}"
+
+
+def compare(networks, input=None, *, dtype: str = "float32", batch: int = 1,
+            names=None) -> Comparison:
+    """Compare ``networks`` (at least two: Networks, zoo names, notation text or files, as
+    :func:`symcnn.analyze` takes; or a mapping name → network) at ``input`` (default: each
+    network's input line, else the symbolic H×W×C). ``names`` overrides the row names.
+
+    A network that does not parse or does not run on ``input`` is a SymCNNError naming
+    which argument it is ("network 2 ('resnet5O'): unknown network …").
+    """
+    from .notation import MAX_VALUE
+    from .report import DTYPES, _network, analyze, as_input
+    if isinstance(networks, dict):
+        names = list(networks) if names is None else names
+        networks = list(networks.values())
+    elif isinstance(networks, (str, Network, os.PathLike)):
+        networks = [networks]
+    else:
+        networks = list(networks)
+    if len(networks) < 2:
+        raise SymCNNError(f"compare needs at least 2 networks; got {len(networks)}")
+    names = list(names) if names is not None else [_name(n, i) for i, n in
+                                                   enumerate(networks, 1)]
+    if len(names) != len(networks):
+        raise SymCNNError(f"{len(names)} names for {len(networks)} networks")
+    if dtype not in DTYPES:
+        raise SymCNNError(f"unknown dtype {dtype!r}; choose one of {', '.join(DTYPES)}")
+    if isinstance(batch, bool) or not isinstance(batch, int) or not 1 <= batch <= MAX_VALUE:
+        raise SymCNNError(f"batch must be an int between 1 and {MAX_VALUE:,}; got {batch!r}")
+    spec = as_input(input) if input is not None else None
+    rows = []
+    for i, (item, name) in enumerate(zip(networks, names), 1):
+        try:
+            rows.append(_row(_network(item, input=spec), name, spec, dtype, batch, analyze))
+        except SymCNNError as e:
+            raise SymCNNError(f"{_describe(item, i)}: {e}") from None
+    return Comparison(tuple(rows), dtype, batch, DTYPES[dtype])
+
+
+def _row(net: Network, name: str, spec, dtype: str, batch: int, analyze) -> ComparisonRow:
+    from .shapes import minimum_input
+    report = analyze(net, spec, dtype=dtype, batch=batch)
+    t, size = report.totals, report.bytes_per_element
+    channels = next((c for c in (report.input.channels,
+                                 net.input.channels if net.input else None)
+                     if isinstance(c, int)), 3)
+    free = InputSpec("H", "W", channels)
+    if report.formula_input == free:
+        general = report
+    else:
+        try:  # the input line set, so that C is the given channels (analyze keeps C free)
+            general = analyze(replace(net, input=free), dtype=dtype)
+        except SymCNNError:  # runs at the input asked for only: its formulas
+            general = report
+    return ComparisonRow(
+        name=name, network=net, input=report.input, params=t["params"],
+        buffers=t["buffers"], macs=batch * t["macs"], flops=batch * t["flops"],
+        activations=batch * t["activations"],
+        activation_bytes=batch * t["activations"] * size,
+        minimum_input=minimum_input(net, channels=channels),
+        formula_input=general.formula_input,
+        formulas={q: general.formulas[q] for q, _ in FORMULA_QUANTITIES},
+        multiples=dict(general.multiples),
+        divisible={q: general.divisible[q] for q, _ in FORMULA_QUANTITIES}
+        if general.multiples else {})
+
+
+# ---------------------------------------------------------------- text and Markdown
+
+def _count(x) -> str:
+    """1,234,567 (1.23 M); a symbolic value as the formulas print it."""
+    if isinstance(x, int):
+        return f"{x:,} ({human(x)})" if x >= 1000 else f"{x:,}"
+    return pretty(x)
+
+
+def _megabytes(n) -> str:
+    if isinstance(n, int):
+        return f"{n:,} B ({human_decimal(n, 10**6)} MB)"
+    return f"{pretty(n)} B"
+
+
+def _minimum(row: ComparisonRow) -> str:
+    if row.minimum_input is None:
+        return "none"
+    return f"{row.minimum_input[0]}×{row.minimum_input[1]}"
+
+
+def _common_input(c: Comparison) -> InputSpec | None:
+    inputs = {r.input for r in c.rows}
+    return next(iter(inputs)) if len(inputs) == 1 else None
+
+
+def _columns(c: Comparison) -> tuple[list[str], list[list[str]]]:
+    per = "per image" if c.batch == 1 else f"batch {c.batch:,}"
+    head = ["network", "params", "trainable", "buffers", f"MACs ({per})",
+            f"FLOPs ({per})", f"activation memory ({c.dtype})", "min input"]
+    several = _common_input(c) is None
+    if several:
+        head.insert(1, "input")
+    body = []
+    for r in c.rows:
+        cells = [r.name, _count(r.params), _count(r.trainable), _count(r.buffers),
+                 _count(r.macs), _count(r.flops), _megabytes(r.activation_bytes),
+                 _minimum(r)]
+        if several:
+            cells.insert(1, str(r.input))
+        body.append(cells)
+    return head, body
+
+
+def _header(c: Comparison) -> str:
+    common = _common_input(c)
+    where = f"input {common} (H×W×C)" if common else "each network at its own input"
+    return f"symcnn compare: {len(c.rows)} networks, {where}, {c.dtype}, batch {c.batch:,}"
+
+
+def _definitions(c: Comparison) -> list[str]:
+    per = "per image" if c.batch == 1 else f"per batch of {c.batch:,}"
+    return [
+        "params: weights + biases, all trainable; buffers: batch-norm running statistics "
+        "(not params, not trained).",
+        f"MACs: one multiply-add per weight per output position, {per}; 1 MAC = 2 FLOPs.",
+        f"activation memory: the input + every layer's output, {per}, × "
+        f"{c.bytes_per_element} B ({c.dtype}); forward only (about ×2 for backward).",
+        "min input: the smallest H×W on which every layer has a non-empty output.",
+        "K, M, G are decimal (10³, 10⁶, 10⁹); MB = 10⁶ bytes.",
+    ]
+
+
+def _multiples_text(row: ComparisonRow) -> str:
+    groups: dict[int, list[str]] = {}
+    for sym, m in row.multiples.items():
+        groups.setdefault(m, []).append(sym)
+    return "; ".join(f"{' and '.join(s)} {'are multiples' if len(s) > 1 else 'is a multiple'}"
+                     f" of {m}" for m, s in groups.items())
+
+
+def _formula_lines(c: Comparison) -> list[str]:
+    inputs = {r.formula_input for r in c.rows}
+    free = sorted({s for r in c.rows for s in r.formula_input.symbols})
+    if not free:
+        return ["Formulas: every network fixes its input; the numbers above are exact."]
+    what = f" (input {next(iter(inputs))})" if len(inputs) == 1 else ""
+    out = [f"Formulas in {', '.join(free)}{what}, exact for every input the network runs on "
+           "(floors included):"]
+    width = max(len(r.name) for r in c.rows)
+    for r in c.rows:
+        lead = r.name.ljust(width)
+        if len(inputs) > 1:
+            out.append(f"  {lead}  (input {r.formula_input})")
+            lead = " " * width
+        for q, label in FORMULA_QUANTITIES:
+            out.append(f"  {lead}  {label:<6} = {pretty(r.formulas[q])}")
+            lead = " " * width
+        if r.multiples:
+            out.append(f"  {lead}  where {_multiples_text(r)}:")
+            for q, label in FORMULA_QUANTITIES:
+                if r.divisible[q] != r.formulas[q]:
+                    out.append(f"  {lead}    {label:<6} = {pretty(r.divisible[q])}")
+    return out
+
+
+def _grid(head: list[str], body: list[list[str]], right: set[int]) -> list[str]:
+    widths = [max(len(row[i]) for row in [head, *body]) for i in range(len(head))]
+
+    def line(cells):
+        return "  ".join(x.rjust(w) if i in right else x.ljust(w)
+                         for i, (x, w) in enumerate(zip(cells, widths))).rstrip()
+    rule = "─" * len(line(head))
+    return [line(head), rule, *map(line, body), rule]
+
+
+def _table(c: Comparison) -> str:
+    head, body = _columns(c)
+    first = 2 if _common_input(c) is None else 1
+    right = set(range(first, len(head)))
+    return "\n".join([_header(c), "", *_grid(head, body, right), *_definitions(c), "",
+                      *_formula_lines(c)]) + "\n"
+
+
+def _md(cell: str) -> str:
+    return cell.replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ")
+
+
+def _markdown(c: Comparison) -> str:
+    head, body = _columns(c)
+    first = 2 if _common_input(c) is None else 1
+    align = ["---" if i < first else "---:" for i in range(len(head))]
+    lines = ["| " + " | ".join(map(_md, head)) + " |", "|" + "|".join(align) + "|"]
+    for cells in body:
+        cells = [f"`{cells[0]}`", *cells[1:]]
+        lines.append("| " + " | ".join(map(_md, cells)) + " |")
+    return "\n".join([f"**{_header(c)}**", "", *lines, "",
+                      *(f"- {d}" for d in _definitions(c)), "", "```text",
+                      *_formula_lines(c), "```"]) + "\n"
+
+
+# ---------------------------------------------------------------- CSV and JSON
+
+def _value(x):
+    if isinstance(x, int) or getattr(x, "is_Integer", False):
+        return int(x)
+    from .formatting import _str_expr
+    return _str_expr(x)
+
+
+def _csv(c: Comparison) -> str:
+    buf = io.StringIO()
+    out = csv.writer(buf, lineterminator="\n")
+    out.writerow(CSV_COLUMNS)
+    for r in c.rows:
+        low = r.minimum_input or ("", "")
+        mult = " ".join(f"{s}={m}" for s, m in r.multiples.items())
+        out.writerow([r.name, r.input.height, r.input.width, r.input.channels, c.dtype,
+                      c.bytes_per_element, c.batch,
+                      *(_value(getattr(r, q)) for q in ("params", "trainable", "buffers",
+                                                        "macs", "flops", "activations",
+                                                        "activation_bytes")),
+                      *low, str(r.formula_input), _value(r.formulas["params"]),
+                      _value(r.formulas["macs"]), mult,
+                      _value(r.divisible["params"]) if r.multiples else "",
+                      _value(r.divisible["macs"]) if r.multiples else ""])
+    return buf.getvalue()
+
+
+def _dict(c: Comparison) -> dict:
+    def row(r: ComparisonRow) -> dict:
+        d = {"name": r.name, "input": [r.input.height, r.input.width, r.input.channels],
+             **{q: _value(getattr(r, q)) for q in ("params", "trainable", "buffers", "macs",
+                                                   "flops", "activations",
+                                                   "activation_bytes")},
+             "minimum_input": list(r.minimum_input) if r.minimum_input else None,
+             "formula_input": [r.formula_input.height, r.formula_input.width,
+                               r.formula_input.channels],
+             "formulas": {q: _value(f) for q, f in r.formulas.items()}}
+        if r.multiples:
+            d["formulas_divisible"] = {"multiples": dict(r.multiples),
+                                       **{q: _value(f) for q, f in r.divisible.items()}}
+        return d
+    return {
+        "schema_version": SCHEMA_VERSION, "dtype": c.dtype,
+        "bytes_per_element": c.bytes_per_element, "batch": c.batch,
+        "conventions": {
+            "params": "weights + biases, all trainable (trainable = params)",
+            "buffers": "batch-norm running statistics: not params, not trained",
+            "macs": "one multiply-add per weight per output position, per batch",
+            "flops": "2 per MAC",
+            "activations": "the input plus every layer's output, in elements, per batch",
+            "activation_bytes": "activations × bytes_per_element (forward only)",
+            "minimum_input": "the smallest [H, W] on which every layer has a non-empty "
+                             "output; null if none",
+        },
+        "networks": [row(r) for r in c.rows],
+    }
+
+
+# ---------------------------------------------------------------- LaTeX
+
+def _latex(c: Comparison, caption, label, standalone: bool) -> str:
+    from .latex import _LABEL, _Printer, latex_escape
+    printer = _Printer()
+
+    def num(x) -> str:
+        return f"${printer.doprint(sympy.sympify(x))}$"
+
+    def mb(x) -> str:
+        if isinstance(x, int):
+            return human_decimal(x, 10**6)
+        return f"${printer.doprint(x / sympy.Integer(10**6))}$"
+
+    common = _common_input(c)
+    per = "per image" if c.batch == 1 else f"batch {c.batch:,}"
+    head = ["Network", "Params", "Trainable", "Buffers", "MACs", "FLOPs",
+            "Act.\\ memory (MB)", "Min.\\ input"]
+    if common is None:
+        head.insert(1, "Input")
+    body = []
+    for r in c.rows:
+        low = "none" if r.minimum_input is None else \
+            f"${r.minimum_input[0]} \\times {r.minimum_input[1]}$"
+        cells = [r"\texttt{" + latex_escape(r.name) + "}", num(r.params), num(r.trainable),
+                 num(r.buffers), num(r.macs), num(r.flops), mb(r.activation_bytes), low]
+        if common is None:
+            cells.insert(1, latex_escape(str(r.input)))
+        body.append(" & ".join(cells) + r" \\")
+    spec = "l" * (2 if common is None else 1) + "r" * (len(head) - (2 if common is None else 1))
+    out = [r"% symcnn compare: needs \usepackage{booktabs} and \usepackage{amsmath}",
+           r"\begin{table}[htbp]", r"\centering", r"\footnotesize",
+           r"\setlength{\tabcolsep}{3pt}", rf"\begin{{tabular}}{{{spec}}}", r"\toprule",
+           " & ".join(head) + r" \\", r"\midrule", *body, r"\bottomrule", r"\end{tabular}"]
+    where = f"on input {common} (HxWxC)" if common else "each at its own input"
+    cap = caption if caption is not None else (
+        f"Costs {where}, {c.dtype}. Params are weights and biases, all trainable; buffers "
+        "are batch-norm running statistics. MACs: one multiply-add per weight per output "
+        f"position, {per} (1 MAC = 2 FLOPs). Activation memory: the input and every "
+        f"layer's output, {per}, at {c.bytes_per_element} B per element, forward only "
+        "(MB = 1,000,000 bytes). Min. input: the smallest HxW on which every layer has a "
+        "non-empty output.")
+    out.append(r"\caption{" + latex_escape(cap) + "}")
+    if label is not None:
+        if not _LABEL.fullmatch(label):
+            raise SymCNNError(f"label {label!r:.60} must be letters, digits and : . _ -")
+        out.append(r"\label{" + label + "}")
+    out.append(r"\end{table}")
+    out += _latex_formulas(c, printer, latex_escape)
+    if standalone:
+        out = [r"\documentclass{article}", r"\usepackage{booktabs}", r"\usepackage{amsmath}",
+               r"% a wide text block for wide tables, without extra packages",
+               r"\setlength{\textwidth}{7in}", r"\setlength{\oddsidemargin}{-0.25in}",
+               r"\begin{document}", *out, r"\end{document}"]
+    return "\n".join(out) + "\n"
+
+
+def _long(printer, expr, per_line: int = 2) -> str:
+    """A sum broken after every ``per_line`` terms (align continuation lines)."""
+    if not isinstance(expr, sympy.Add):
+        return printer.doprint(expr)
+    terms = [printer.doprint(t) for t in printer._as_ordered_terms(expr)]
+    out = terms[0]
+    for i, t in enumerate(terms[1:], 1):
+        sign, body = ("-", t[1:].lstrip()) if t.startswith("-") else ("+", t)
+        out += (r" \\ &\quad " if i % per_line == 0 else " ") + f"{sign} {body}"
+    return out
+
+
+def _latex_formulas(c: Comparison, printer, escape) -> list[str]:
+    """Per network, a line naming it and an align* block of its closed forms (long sums
+    broken over lines, so that nothing is squeezed into a table cell)."""
+    if not any(r.formula_input.symbols for r in c.rows):
+        return []
+    names = dict(FORMULA_QUANTITIES)
+    out = []
+    for r in c.rows:
+        f = r.formula_input
+        dims = r" \times ".join(printer.doprint(sympy.Symbol(d) if isinstance(d, str)
+                                                else sympy.Integer(d))
+                                for d in (f.height, f.width, f.channels))
+        out += ["", rf"\noindent Closed forms of \texttt{{{escape(r.name)}}} on input ${dims}$:",
+                r"\begin{align*}"]
+        lines = [rf"\text{{{names[q]}}} &= {_long(printer, r.formulas[q])}" for q in names]
+        body = " \\\\\n".join(lines)
+        if r.multiples:
+            cond = r",\ ".join(rf"{m} \mid {printer.doprint(sympy.Symbol(s))}"
+                                for s, m in r.multiples.items())
+            body += " \\\\\n" + rf"\intertext{{and where ${cond}$:}}" + "\n" + \
+                " \\\\\n".join(rf"\text{{{names[q]}}} &= {_long(printer, r.divisible[q], 3)}"
+                                 for q in names)
+        out += [body, r"\end{align*}"]
+    return out
