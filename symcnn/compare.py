@@ -14,6 +14,7 @@ import csv
 import io
 import json
 import os
+import re
 from dataclasses import dataclass, field, replace
 
 import sympy
@@ -220,7 +221,8 @@ def _columns(c: Comparison) -> tuple[list[str], list[list[str]]]:
 
 def _header(c: Comparison) -> str:
     common = _common_input(c)
-    where = f"input {common} (H×W×C)" if common else "each network at its own input"
+    where = "each network at its own input" if common is None else f"input {common}" + \
+        ("" if common.symbols else " (H×W×C)")
     return f"symcnn compare: {len(c.rows)} networks, {where}, {c.dtype}, batch {c.batch:,}"
 
 
@@ -370,21 +372,26 @@ def _latex(c: Comparison, caption, label, standalone: bool) -> str:
     from .latex import _LABEL, _Printer, latex_escape
     printer = _Printer()
 
+    symbolic = []
+
     def num(x) -> str:
-        return f"${printer.doprint(sympy.sympify(x))}$"
+        if isinstance(x, int):
+            return f"${printer.doprint(sympy.Integer(x))}$"
+        symbolic.append(x)  # no formula in a narrow cell: the closed forms are below
+        return r"$\ast$"
 
     def mb(x) -> str:
-        if isinstance(x, int):
-            return human_decimal(x, 10**6)
-        return f"${printer.doprint(x / sympy.Integer(10**6))}$"
+        return human_decimal(x, 10**6) if isinstance(x, int) else num(x)
 
     common = _common_input(c)
     per = "per image" if c.batch == 1 else f"batch {c.batch:,}"
     head = ["Network", "Params", "Trainable", "Buffers", "MACs", "FLOPs",
-            "Act.\\ memory (MB)", "Min.\\ input"]
+            "Act.\\ memory", "Min."]
+    under = ["", "", "", "", "", "", "(MB)", "input"]
     if common is None:
         head.insert(1, "Input")
-    body = []
+        under.insert(1, "")
+    body, cells_of = [], []
     for r in c.rows:
         low = "none" if r.minimum_input is None else \
             f"${r.minimum_input[0]} \\times {r.minimum_input[1]}$"
@@ -393,12 +400,20 @@ def _latex(c: Comparison, caption, label, standalone: bool) -> str:
         if common is None:
             cells.insert(1, latex_escape(str(r.input)))
         body.append(" & ".join(cells) + r" \\")
+        cells_of.append(cells)
     spec = "l" * (2 if common is None else 1) + "r" * (len(head) - (2 if common is None else 1))
     out = [r"% symcnn compare: needs \usepackage{booktabs} and \usepackage{amsmath}",
-           r"\begin{table}[htbp]", r"\centering", r"\footnotesize",
-           r"\setlength{\tabcolsep}{3pt}", rf"\begin{{tabular}}{{{spec}}}", r"\toprule",
-           " & ".join(head) + r" \\", r"\midrule", *body, r"\bottomrule", r"\end{tabular}"]
-    where = f"on input {common} (HxWxC)" if common else "each at its own input"
+           r"\begin{table}[htbp]", r"\centering", _font_size([head, under, *cells_of],
+                                                 STANDALONE_WIDTH_PT if standalone
+                                                 else TEXT_WIDTH_PT),
+           r"\setlength{\tabcolsep}{2pt}", rf"\begin{{tabular}}{{{spec}}}", r"\toprule",
+           " & ".join(head) + r" \\", " & ".join(under) + r" \\", r"\midrule", *body,
+           r"\bottomrule", r"\end{tabular}"]
+    if symbolic:
+        out += [r"\par\smallskip", r"$\ast$: depends on the input size; the closed forms of "
+                "params and MACs are below the table."]
+    where = "each at its own input" if common is None else f"on input {common}" + \
+        ("" if common.symbols else " (HxWxC)")
     cap = caption if caption is not None else (
         f"Costs {where}, {c.dtype}. Params are weights and biases, all trainable; buffers "
         "are batch-norm running statistics. MACs: one multiply-add per weight per output "
@@ -421,15 +436,54 @@ def _latex(c: Comparison, caption, label, standalone: bool) -> str:
     return "\n".join(out) + "\n"
 
 
-def _long(printer, expr, per_line: int = 2) -> str:
-    """A sum broken after every ``per_line`` terms (align continuation lines)."""
+# Widths in em, estimated from the characters a formula or cell shows (Computer Modern:
+# digits 0.5 em, a comma 0.28 em, a binary operator with its spaces about 1.2 em); the
+# LaTeX output is checked against pdflatex's "Overfull \\hbox" in tests/test_compare.py.
+TEXT_WIDTH_PT = 345.0      # article's default \textwidth (a fragment to \input)
+STANDALONE_WIDTH_PT = 505.89  # the 7in text block of standalone=True
+LINE_EM = 30.0             # the terms on one line of a closed form (\small display math)
+
+
+def _em(tex: str) -> float:
+    """The estimated width of ``tex`` (math or a table cell) in em of its font."""
+    s = tex.replace("{,}", ",").replace("$", "")
+    s = re.sub(r"\\frac\{([^{}]*)\}\{([^{}]*)\}", lambda m: max(m[1], m[2], key=len), s)
+    s = re.sub(r"\\(left|right)\b", "", s)
+    s = re.sub(r"\\texttt\{([^{}]*)\}", lambda m: "t" * (len(m[1]) * 21 // 20), s)
+    s = re.sub(r"\\(cdot|times|mid)\b|[+=-]", "ooo", s)  # an operator and its spaces
+    s = re.sub(r"\\(lfloor|rfloor)", "i", s)
+    s = re.sub(r"\\[A-Za-z]+|[{}\s\\]", "", s)
+    return sum(0.28 if ch in ",.;:" else 0.5 for ch in s)
+
+
+def _font_size(rows: list[list[str]], width_pt: float) -> str:
+    """The largest of \\footnotesize, \\scriptsize and \\tiny at which the table's
+    estimated width (2pt of \\tabcolsep either side of each column) fits ``width_pt``;
+    points per estimated em measured with pdflatex (Computer Modern's small sizes are
+    relatively wider)."""
+    columns = [max(_em(cell) for cell in column) for column in zip(*rows)]
+    for command, per_em in ((r"\footnotesize", 9.0), (r"\scriptsize", 8.5)):
+        if sum(columns) * per_em + 4 * len(columns) <= width_pt:
+            return command
+    return r"\tiny"
+
+
+def _long(printer, expr, lead: float = 0.0) -> str:
+    """A sum broken before a term that would take its line past LINE_EM (align
+    continuation lines); ``lead``: the em the first line's label takes."""
     if not isinstance(expr, sympy.Add):
         return printer.doprint(expr)
     terms = [printer.doprint(t) for t in printer._as_ordered_terms(expr)]
-    out = terms[0]
-    for i, t in enumerate(terms[1:], 1):
+    out, used = terms[0], lead + _em(terms[0])
+    for t in terms[1:]:
         sign, body = ("-", t[1:].lstrip()) if t.startswith("-") else ("+", t)
-        out += (r" \\ &\quad " if i % per_line == 0 else " ") + f"{sign} {body}"
+        width = _em(f"{sign} {body}")
+        if used + width > LINE_EM:
+            out += rf" \\ &\quad {sign} {body}"
+            used = 1.0 + width
+        else:
+            out += f" {sign} {body}"
+            used += width
     return out
 
 
@@ -446,14 +500,15 @@ def _latex_formulas(c: Comparison, printer, escape) -> list[str]:
                                                 else sympy.Integer(d))
                                 for d in (f.height, f.width, f.channels))
         out += ["", rf"\noindent Closed forms of \texttt{{{escape(r.name)}}} on input ${dims}$:",
-                r"\begin{align*}"]
-        lines = [rf"\text{{{names[q]}}} &= {_long(printer, r.formulas[q])}" for q in names]
+                r"{\small", r"\begin{align*}"]
+        lines = [rf"\text{{{names[q]}}} &= {_long(printer, r.formulas[q], 4.0)}"
+                 for q in names]
         body = " \\\\\n".join(lines)
         if r.multiples:
             cond = r",\ ".join(rf"{m} \mid {printer.doprint(sympy.Symbol(s))}"
                                 for s, m in r.multiples.items())
             body += " \\\\\n" + rf"\intertext{{and where ${cond}$:}}" + "\n" + \
-                " \\\\\n".join(rf"\text{{{names[q]}}} &= {_long(printer, r.divisible[q], 3)}"
+                " \\\\\n".join(rf"\text{{{names[q]}}} &= {_long(printer, r.divisible[q], 4.0)}"
                                  for q in names)
-        out += [body, r"\end{align*}"]
+        out += [body, r"\end{align*}", "}"]
     return out
