@@ -17,8 +17,8 @@ import sympy
 
 from .dims import size_symbol
 from .errors import NotationError
-from .layers import (FC, SE, AdaptiveAvgPool, Block, Branches, Call, Conv, Definition, Item,
-                     Network, Pool, Repeat, value_text)
+from .layers import (FC, SE, AdaptiveAvgPool, Block, Branches, Call, ChannelPad, Conv,
+                     Definition, GroupNorm, Item, Network, Pool, Repeat, value_text)
 from .notation import MAX_NESTING, MAX_ROWS, MAX_VALUE, no_gc
 
 __all__ = ["expand", "MAX_LAYERS"]
@@ -54,8 +54,8 @@ class _Expander:
                 if isinstance(item, Call):
                     return self.call(item, env, stack)
                 if isinstance(item, Repeat):
-                    return Repeat(self.items(item.body, env, stack),
-                                  _val(item.count, env, "the repeat count", item), item.line,
+                    count = _val(item.count, env, "the repeat count", item, lo=0)  # x0: none
+                    return Repeat(self.items(item.body, env, stack), count, item.line,
                                   item.column)
                 return replace(item, branches=tuple(self.items(b, env, stack)
                                                     for b in item.branches))
@@ -217,6 +217,12 @@ def _layer(layer, env: dict):
     if isinstance(layer, SE):
         return replace(layer, squeeze=_val(layer.squeeze, env, "the squeeze width", layer,
                                            symbolic=True))
+    if isinstance(layer, GroupNorm):
+        return replace(layer, groups=_val(layer.groups, env, "the group count", layer,
+                                          symbolic=True))
+    if isinstance(layer, ChannelPad):
+        return replace(layer, channels=_val(layer.channels, env, "the channel count", layer,
+                                            symbolic=True))
     return layer
 
 

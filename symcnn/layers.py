@@ -17,7 +17,7 @@ import sympy
 from sympy.printing.str import StrPrinter
 
 __all__ = ["Conv", "Pool", "AdaptiveAvgPool", "FC", "BatchNorm", "LayerNorm", "Scale",
-           "Elementwise", "SE",
+           "GroupNorm", "PReLU", "ChannelPad", "Elementwise", "SE",
            "Repeat", "Branches", "Call", "Block", "Definition", "InputSpec", "Network",
            "Layer", "Item", "ACTIVATIONS", "value_text"]
 
@@ -185,6 +185,40 @@ class Scale:
 
 
 @dataclass(frozen=True)
+class GroupNorm:
+    """Group normalisation over ``groups`` groups of channels: C weights and C biases
+    (learnable), no buffers; the channels must divide into the groups."""
+    groups: Value
+    line: int = _pos()
+    column: int = _pos()
+
+    def __str__(self) -> str:
+        return f"gn{value_text(self.groups)}"
+
+
+@dataclass(frozen=True)
+class PReLU:
+    """A PReLU with one learnable slope per channel: C params."""
+    line: int = _pos()
+    column: int = _pos()
+
+    def __str__(self) -> str:
+        return "prelu"
+
+
+@dataclass(frozen=True)
+class ChannelPad:
+    """Zero channels appended up to ``channels`` (the CIFAR ResNets' option A shortcut):
+    no params, no MACs; ``channels`` must be at least the input's."""
+    channels: Value
+    line: int = _pos()
+    column: int = _pos()
+
+    def __str__(self) -> str:
+        return f"pad{value_text(self.channels)}"
+
+
+@dataclass(frozen=True)
 class Elementwise:
     """A shape-preserving layer without parameters (see ACTIVATIONS)."""
     kind: str
@@ -207,7 +241,8 @@ class SE:
         return f"se({value_text(self.squeeze)})"
 
 
-Layer = Union[Conv, Pool, AdaptiveAvgPool, FC, BatchNorm, LayerNorm, Scale, Elementwise, SE]
+Layer = Union[Conv, Pool, AdaptiveAvgPool, FC, BatchNorm, LayerNorm, Scale, GroupNorm, PReLU,
+              ChannelPad, Elementwise, SE]
 
 
 @dataclass(frozen=True)

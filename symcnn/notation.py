@@ -22,8 +22,9 @@ import sympy
 
 from .dims import MAX_INPUT, size_symbol
 from .errors import NotationError
-from .layers import (FC, SE, AdaptiveAvgPool, BatchNorm, Branches, Call, Conv, Definition,
-                     Elementwise, InputSpec, Item, LayerNorm, Network, Pool, Repeat, Scale)
+from .layers import (FC, SE, AdaptiveAvgPool, BatchNorm, Branches, Call, ChannelPad, Conv,
+                     Definition, Elementwise, GroupNorm, InputSpec, Item, LayerNorm, Network,
+                     Pool, PReLU, Repeat, Scale)
 
 __all__ = ["parse", "parse_input", "MAX_VALUE", "MAX_NESTING", "MAX_ROWS"]
 
@@ -357,7 +358,7 @@ class _Builder(Transformer_NonRecursive):
 
     def count(self, meta, ch):
         self._note(ch)
-        return _value(ch, "a repeat count", meta=meta)
+        return _value(ch, "a repeat count", lo=0, meta=meta)  # x0: nothing
 
     def value(self, meta, ch):
         self._note(ch)
@@ -480,6 +481,19 @@ class _Builder(Transformer_NonRecursive):
 
     def scale(self, meta, ch):
         return Scale(meta.line, meta.column)
+
+    def gn(self, meta, ch):
+        self._note(ch)
+        return GroupNorm(_value(ch, "a group count", meta=meta, skip=2), meta.line,
+                         meta.column)
+
+    def prelu(self, meta, ch):
+        return PReLU(meta.line, meta.column)
+
+    def chpad(self, meta, ch):
+        self._note(ch)
+        return ChannelPad(_value(ch, "a channel count", meta=meta, skip=3), meta.line,
+                          meta.column)
 
     def act(self, meta, toks):
         kind = toks[0].lower().replace("-", "")
@@ -617,7 +631,7 @@ def _splice(children) -> list:
 # ---------------------------------------------------------------- syntax errors
 
 _LAYER_START = {"CONV", "DW", "MAXPOOL", "AVGPOOL", "ADAPTIVEAVGPOOL", "GAP", "FC", "ACT",
-                "BN", "LN", "SCALE", "LPAR", "CALL"}
+                "BN", "LN", "SCALE", "GN", "PRELU", "PAD", "LPAR", "CALL"}
 _WHAT = {  # terminal → what a person would call it, in the order messages list them
     "FILTERS": "a filter count", "KSIZE": "a kernel size", "STRIDE": "a stride",
     "PADDING": "a padding", "UNITS": "a unit count", "OUTSIZE": "an output size",

@@ -9,8 +9,9 @@ Conventions:
 - output size ⌊(x + 2p − d(k−1) − 1)/s⌋ + 1 (PyTorch; ceil mode rounds up, and a window
   may not start in the right padding); 'same' padding keeps the size (stride 1);
 - weights: K_h·K_w·(C_in/groups)·C_out for a convolution, inputs·units for a fully
-  connected layer, C and C for batch norm and layer norm (weight, bias), C for a layer
-  scale; one bias per filter or unit;
+  connected layer, C and C for batch, layer and group norm (weight, bias), C for a layer
+  scale and for a PReLU's slopes; one bias per filter or unit; ``padN`` appends zero
+  channels (no params);
 - buffers: batch norm's 2·C running statistics (not params; num_batches_tracked ignored);
 - MACs: one multiply-add per weight per output position; bias, batch norm, pooling,
   element-wise layers and merges not counted (torchvision's "GFLOPS", FlopCounterMode/2);
@@ -30,8 +31,9 @@ import sympy
 from .dims import Dim, Size, size_symbol, to_expr
 from .errors import NotationError, ShapeError
 from .expand import expand
-from .layers import (FC, SE, AdaptiveAvgPool, BatchNorm, Block, Branches, Conv, Elementwise,
-                     InputSpec, Item, Layer, LayerNorm, Network, Pool, Repeat, Scale)
+from .layers import (FC, SE, AdaptiveAvgPool, BatchNorm, Block, Branches, ChannelPad, Conv,
+                     Elementwise, GroupNorm, InputSpec, Item, Layer, LayerNorm, Network, Pool,
+                     PReLU, Repeat, Scale)
 from .notation import MAX_ROWS, MAX_VALUE, RESERVED, no_gc, reserved_message
 
 __all__ = ["Row", "Scope", "propagate", "minimum_input", "MAX_ROWS"]
@@ -220,6 +222,25 @@ def _scale(layer: Scale, h: Size, w: Size, c: Number, path) -> Row:
     return Row(layer, (h, w, c), ((c,), 1), 0, None, path=path)
 
 
+def _gn(layer: GroupNorm, h: Size, w: Size, c: Number, path) -> Row:
+    g = layer.groups
+    if isinstance(c, int) and isinstance(g, int) and c % g:
+        raise _Invalid(f"group norm: {c} channels do not divide into {g} groups", layer, path)
+    return Row(layer, (h, w, c), ((c,), 1), c, None, path=path)
+
+
+def _prelu(layer: PReLU, h: Size, w: Size, c: Number, path) -> Row:
+    return Row(layer, (h, w, c), ((c,), 1), 0, None, path=path)
+
+
+def _chpad(layer: ChannelPad, h: Size, w: Size, c: Number, path) -> Row:
+    n = layer.channels
+    if isinstance(c, int) and isinstance(n, int) and n < c:
+        raise _Invalid(f"pad{n} pads the channels up to {n}, but the input already has {c}",
+                       layer, path)
+    return Row(layer, (h, w, n), path=path)
+
+
 def _se(layer: SE, h: Size, w: Size, c: Number, path) -> Row:
     # two 1×1 convolutions on the pooled 1×1×C vector: C·sq + sq·C weights, sq + C biases
     return Row(layer, (h, w, c), ((2, c), layer.squeeze), layer.squeeze + c, (), path=path)
@@ -234,7 +255,8 @@ def _elementwise(layer: Elementwise, h: Size, w: Size, c: Number, path) -> Row:
 
 _RULES: dict[type, Callable[..., Row]] = {
     Conv: _conv, Pool: _pool, AdaptiveAvgPool: _adaptive, FC: _fc, BatchNorm: _bn, SE: _se,
-    LayerNorm: _ln, Scale: _scale, Elementwise: _elementwise}
+    LayerNorm: _ln, Scale: _scale, GroupNorm: _gn, PReLU: _prelu, ChannelPad: _chpad,
+    Elementwise: _elementwise}
 
 
 def _dimension(d: int | str) -> Size:

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from symcnn.expand import expand
-from symcnn.layers import (FC, SE, AdaptiveAvgPool, BatchNorm, Block, Branches, Conv,
-                           Elementwise, Pool, Repeat)
+from symcnn.layers import (FC, SE, AdaptiveAvgPool, BatchNorm, Block, Branches, ChannelPad,
+                           Conv, Elementwise, GroupNorm, Pool, PReLU, Repeat)
 
 
 def windows(x: int, k: int, s: int, p: int, d: int = 1, ceil: bool = False) -> int:
@@ -74,6 +74,14 @@ def _walk(items, h, w, c, acc):
         elif isinstance(item, BatchNorm):
             acc["params"] += 2 * c
             acc["buffers"] += 2 * c
+        elif isinstance(item, GroupNorm):
+            assert c % item.groups == 0, "group norm: channels do not divide"
+            acc["params"] += 2 * c
+        elif isinstance(item, PReLU):
+            acc["params"] += c
+        elif isinstance(item, ChannelPad):
+            assert item.channels >= c, "pad: fewer channels than the input"
+            c = item.channels
         elif isinstance(item, SE):
             acc["params"] += 2 * c * item.squeeze + item.squeeze + c
             acc["macs"] += 2 * c * item.squeeze

@@ -43,8 +43,8 @@ def test_syntax_errors(text, message, line, column):
     ("conv0-64", r"a kernel size must be between 1 and 1,000,000,000,000; got 0", 5),
     ("conv3-64/0", r"a stride must be between 1 and", 10),
     ("conv3-0", r"a filter count must be between 1 and", 7),
-    ("relux0", r"a repeat count must be between 1 and", 6),
-    ("conv3-64x0", r"a repeat count must be between 1", 10),
+    ("relux1000000000001", r"a repeat count must be between 0 and 1,000,000,000,000", 6),
+    ("conv3-64x9999999999999", r"a repeat count must be between 0", 10),
     ("fc0", r"a unit count must be between 1", 3),
     ("input 0x2x3", r"an input size must be between 1", 7),
     ("conv3-" + "9" * 5000, r"got 99999999999999999999… \(5,000 digits\)", 7),
@@ -137,5 +137,18 @@ def test_non_text_notation():
     ("conv3-8 split(conv1-4 | conv1-4/2)", (8, 8, 3), r"the same height and width"),
 ])
 def test_split_and_shuffle_errors(text, size, message):
+    with pytest.raises(SymCNNError, match=message):
+        symcnn.analyze(text, size)
+
+
+@pytest.mark.parametrize("text, size, message", [
+    ("conv3-6 gn4", (8, 8, 3), r"layer 'gn4' at line 1, column 9: group norm: 6 channels do "
+                               r"not divide into 4 groups"),
+    ("conv3-8 pad4", (8, 8, 3), r"pad4 pads the channels up to 4, but the input already has 8"),
+    ("gn0", None, r"line 1, column 3: a group count must be between 1 and"),
+    ("pad0", None, r"line 1, column 4: a channel count must be between 1 and"),
+    ("gn", None, r"expected a group count after 'gn'"),
+])
+def test_group_norm_and_channel_pad_errors(text, size, message):
     with pytest.raises(SymCNNError, match=message):
         symcnn.analyze(text, size)

@@ -112,7 +112,7 @@ def simple(draw, symbolic=True):
     return draw(st.sampled_from(["bn", "ln", "scale", "gap", "relu", "relu6", "silu",
                                  "swish", "sigmoid", "hardswish", "hardsigmoid", "gelu",
                                  "tanh", "dropout", "softmax", "soft-max", "lrn", "BN",
-                                 "ReLU", "shuffle"]))
+                                 "ReLU", "shuffle", "prelu", "gn2", "GN4", "pad64"]))
 
 
 SEPS = [" ", " ", " ", "\n", "\t", "\r\n", "  # a comment\n", " \n\n "]

@@ -54,6 +54,9 @@ def plain_layer(draw) -> str:
         return f"adaptiveavgpool{draw(st.integers(1, 4))}"
     if kind == 7:
         return f"se({draw(st.integers(1, 8))})"
+    if kind == 8:
+        return draw(st.sampled_from([f"gn{draw(st.integers(1, 4))}", "prelu",
+                                     f"pad{draw(st.integers(1, 30))}"]))
     return draw(st.sampled_from(["bn", "relu", "gelu", "dropout", "sigmoid", "gap"]))
 
 

@@ -27,6 +27,7 @@ try:
     import torch
     import torchvision
     from torch import nn
+    from torch.nn import functional as F
     from torchvision import models as tvm
 
     from symcnn.torch import from_torch, to_torch
@@ -355,3 +356,34 @@ def test_cli_import_errors(argv, message, capsys):
     err = capsys.readouterr().err
     assert err.startswith("symcnn: error: ") and "Traceback" not in err
     assert re.search(message, err), err
+
+
+class OptionA(nn.Module):
+    """A CIFAR ResNet block with option A's shortcut (subsample, zero channels), group
+    norm and PReLU."""
+
+    def __init__(self, cin, cout, stride):
+        super().__init__()
+        self.conv1 = nn.Conv2d(cin, cout, 3, stride, 1, bias=False)
+        self.bn1 = nn.BatchNorm2d(cout)
+        self.conv2 = nn.Conv2d(cout, cout, 3, 1, 1, bias=False)
+        self.gn = nn.GroupNorm(4, cout)
+        self.act = nn.PReLU(cout)
+        self.pad = cout - cin
+
+    def forward(self, x):
+        out = self.gn(self.conv2(self.act(self.bn1(self.conv1(x)))))
+        short = F.pad(x[:, :, ::2, ::2], (0, 0, 0, 0, 0, self.pad)) if self.pad else x
+        return F.relu(out + short)
+
+
+def test_option_a_group_norm_and_prelu_import():
+    model = nn.Sequential(nn.Conv2d(3, 16, 3, padding=1, bias=False), OptionA(16, 16, 1),
+                          OptionA(16, 32, 2), nn.AdaptiveAvgPool2d(1), nn.Flatten(),
+                          nn.Linear(32, 10))
+    text = str(from_torch(model, "33x31x3"))
+    assert "def optiona() = (add(conv3-16nb bn prelu conv3-16nb gn4 | ) relu)" in text
+    assert "def optiona_2() = (add(conv3-32/2nb bn prelu conv3-32nb gn4 | pool1/2 pad32) " \
+        "relu)" in text
+    assert symcnn.analyze(text, (33, 31, 3)).totals["macs"] == \
+        torch_counts(model, (33, 31, 3))["macs"]

@@ -5,8 +5,9 @@ from pathlib import Path
 import pytest
 
 import symcnn
-from symcnn.layers import (FC, SE, AdaptiveAvgPool, BatchNorm, Branches, Call, Conv,
-                           Elementwise, InputSpec, LayerNorm, Network, Pool, Repeat, Scale)
+from symcnn.layers import (FC, SE, AdaptiveAvgPool, BatchNorm, Branches, Call, ChannelPad, Conv,
+                           Elementwise, GroupNorm, InputSpec, LayerNorm, Network, Pool, PReLU,
+                           Repeat, Scale)
 from symcnn.notation import parse_input
 
 ROOT = Path(__file__).parent.parent
@@ -59,6 +60,11 @@ CS231N = ("CONV3-64 CONV3-64 POOL2 CONV3-128 CONV3-128 POOL2 CONV3-256 CONV3-256
     ("split(relu | dw3 | )", Branches("split", ((Elementwise("relu"),),
                                                 (Conv((3, 3), None, depthwise=True),), ()))),
     ("shuffle", Elementwise("shuffle")),
+    ("gn32", GroupNorm(32)),
+    ("GN4", GroupNorm(4)),
+    ("prelu", PReLU()),
+    ("pad64", ChannelPad(64)),
+    ("(conv3-8 relu)x0", Repeat((Conv((3, 3), 8), Elementwise("relu")), 0)),
     ("cat(conv1-8 | pool3/1p1 conv1-4)", Branches("cat", ((Conv((1, 1), 8),), (Pool("max", (3, 3), 1, 1), Conv((1, 1), 4))))),
     ("f(64, 2)", Call("f", (64, 2))),
     ("fc4096", FC(4096)),

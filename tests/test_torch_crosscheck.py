@@ -235,6 +235,11 @@ NEW_CASES = [
      (31, 18, 3)),
     ("conv1-9 split(conv1-4 | dw3 | pool3/1p1) gap fc7", (13, 11, 2)),
     ("input 16x16x8 (split( | conv3-4 bn relu) shuffle)x3", (16, 16, 8)),
+    # group norm, PReLU, zero channel padding (CIFAR option A shortcut), repeats of 0
+    ("conv3-16 gn4 prelu conv3-32/2 gn8 relu pad48 gap fc10", (17, 19, 3)),
+    ("res(conv3-32/2nb bn relu conv3-32nb bn | pool1/2 pad32) relu (conv3-8)x0 fc10",
+     (33, 31, 16)),
+    ("def b(r) = ((conv3-8 relu)x{r-1}) conv3-8 b(1) b(3) gn2", (9, 9, 3)),
     # convolution options: stride, padding, dilation, groups, no bias
     ("conv3-16/2p1d2g4nb", (31, 45, 8)),
     ("conv3-16/2p1d2g4nb", (30, 17, 4)),

@@ -8,7 +8,8 @@ The modules follow the conventions symcnn counts with (see :mod:`symcnn.shapes`)
   ``ceil_mode`` from ``ceil``, ``count_include_pad`` left at its default);
 - ``adaptiveavgpool``/``gap``: ``AdaptiveAvgPool2d``;
 - ``fc``: flatten, ``Linear`` (with bias), reshape to (N, units, 1, 1) so outputs stay NCHW;
-- ``bn``: ``BatchNorm2d``; activations: ReLU, ReLU6, SiLU, Sigmoid, Hardswish, Hardsigmoid,
+- ``bn``: ``BatchNorm2d``; ``gnG``: ``GroupNorm(G, C)``; ``prelu``: ``PReLU(C)``; ``padN``:
+  :class:`ChannelPad` (zeros appended to N channels); activations: ReLU, ReLU6, SiLU, Sigmoid, Hardswish, Hardsigmoid,
   GELU, Tanh, Dropout (eval), Softmax over channels, LocalResponseNorm(5);
 - ``se(q)``: x · sigmoid(conv1x1(relu(conv1x1(avgpool(x, 1))))), both 1×1 convs with bias;
 - ``add(…)``/``cat(…)``/``res(…)``: every branch on the same input (an empty branch is the
@@ -41,12 +42,13 @@ from torch import nn
 from ..errors import SymCNNError
 from ..expand import expand
 from ..layers import (FC, SE, AdaptiveAvgPool, BatchNorm, Block, Branches, Conv, Elementwise,
-                     InputSpec, LayerNorm, Pool, Repeat, Scale)
+                     GroupNorm, InputSpec, LayerNorm, Pool, PReLU, Repeat, Scale)
+from ..layers import ChannelPad as ChannelPadLayer
 from ..report import as_input
 from ..report import _network as _as_network
 
 __all__ = ["to_torch", "MAX_MODULES", "Net", "Merge", "Parallel", "AuxHead", "FullyConnected",
-           "SqueezeExcitation", "ChannelShuffle"]
+           "SqueezeExcitation", "ChannelShuffle", "ChannelPad"]
 
 MAX_MODULES = 100_000  # layer modules a network may expand to in torch (one per copy)
 
@@ -109,6 +111,17 @@ class Parallel(nn.Module):
             parts = x.chunk(len(self.branches), dim=1)
             return self.merge([b(part) for b, part in zip(self.branches, parts)])
         return self.merge([branch(x) for branch in self.branches])
+
+
+class ChannelPad(nn.Module):
+    """Zero channels appended up to ``channels`` (the CIFAR ResNets' option A shortcut)."""
+
+    def __init__(self, channels: int) -> None:
+        super().__init__()
+        self.channels = channels
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return nn.functional.pad(x, (0, 0, 0, 0, 0, self.channels - x.shape[1]))
 
 
 class ChannelShuffle(nn.Module):
@@ -228,6 +241,12 @@ def _layer_module(layer, c: int, h: int, w: int) -> nn.Module:
         return LayerNorm2d(c)
     if isinstance(layer, Scale):
         return LayerScale(c)
+    if isinstance(layer, GroupNorm):
+        return nn.GroupNorm(layer.groups, c)
+    if isinstance(layer, PReLU):
+        return nn.PReLU(c)
+    if isinstance(layer, ChannelPadLayer):
+        return ChannelPad(layer.channels)
     if isinstance(layer, SE):
         return SqueezeExcitation(c, layer.squeeze)
     if isinstance(layer, Elementwise):

@@ -26,8 +26,8 @@ from torch import nn
 from torch.nn import functional as F
 
 from ..errors import SymCNNError, UnmappedError
-from ..layers import (FC, AdaptiveAvgPool, BatchNorm, Conv, Elementwise, LayerNorm, Pool,
-                      Scale)
+from ..layers import (FC, AdaptiveAvgPool, BatchNorm, ChannelPad, Conv, Elementwise, GroupNorm,
+                      LayerNorm, Pool, PReLU, Scale)
 
 __all__ = ["Op", "Traced", "trace", "UnmappedError", "TraceFailed"]
 
@@ -302,6 +302,15 @@ class _Mapper:
                 raise _Unmapped("batch norm without affine parameters or running "
                                 "statistics has no notation")
             return self.layer(x, BatchNorm())
+        if type(m) is nn.GroupNorm:
+            if not m.affine:
+                raise _Unmapped("group norm without affine parameters has no notation")
+            return self.layer(x, GroupNorm(m.num_groups))
+        if type(m) is nn.PReLU:
+            if m.num_parameters != x.shape[1]:
+                raise _Unmapped("a PReLU with one slope for all channels (the notation's "
+                                "prelu has one per channel)")
+            return self.layer(x, PReLU())
         if type(m) is nn.LocalResponseNorm:
             if m.size != 5:
                 raise _Unmapped("the notation's lrn is LocalResponseNorm(5)")
@@ -382,6 +391,16 @@ class _Mapper:
             w = self.param_shape(node.args[1])
             bias = len(node.args) > 2 and node.args[2] is not None
             return self.linear(node, xs[0], w, bias)
+        if t is operator.getitem and len(xs) == 1:
+            return self.subsample(xs[0], node.args[1])
+        if t is F.pad and len(xs) == 1:
+            pad = tuple(_kw(node, 1, "pad", ()))
+            mode, value = _kw(node, 2, "mode", "constant"), _kw(node, 3, "value", None)
+            x = xs[0]
+            if x.layout == "nchw" and len(pad) == 6 and pad[:5] == (0, 0, 0, 0, 0) and \
+                    pad[5] >= 0 and mode == "constant" and value in (None, 0, 0.0):
+                return self.layer(x, ChannelPad(x.shape[1] + pad[5]))
+            raise _Unmapped("a pad that is not zeros appended to the channels")
         if t is torch.transpose and len(xs) == 1:
             return self.transpose(xs[0], _kw(node, 1, "dim0", 0), _kw(node, 2, "dim1", 1))
         if t in (torch.reshape,) and len(xs) == 1:
@@ -422,6 +441,17 @@ class _Mapper:
         if name == "mean":
             return self.mean(node, x, _kw(node, 1, "dim", None), _kw(node, 2, "keepdim", False))
         raise _Unmapped("a tensor method symcnn has no notation for")
+
+    def subsample(self, x: Op, index) -> Op:
+        """``x[:, :, ::s, ::s]``: every s-th position, as ``pool1/s`` (no MACs)."""
+        full = slice(None)
+        if x.layout == "nchw" and isinstance(index, tuple) and len(index) == 4 and \
+                index[0] == full and index[1] == full and \
+                all(isinstance(i, slice) and i.start is None and i.stop is None
+                    for i in index[2:]) and index[2].step == index[3].step and \
+                isinstance(index[2].step, int) and index[2].step >= 1:
+            return self.layer(x, Pool("max", (1, 1), index[2].step))
+        raise _Unmapped("an indexing that is not a subsampling x[:, :, ::s, ::s]")
 
     def chunk(self, node) -> Op:
         x = self.tensor(node.args[0])
