@@ -653,7 +653,7 @@ def _compare_cmd(argv: list[str]) -> int:
     p.add_argument("--standalone", action="store_true",
                    help="latex: a whole document instead of a fragment to \\input")
     args = p.parse_args(argv)
-    from .compare import compare
+    from .compare import compare, display_name
     from .errors import SymCNNError
     from .report import _network as network_of
     if len(args.nets) < 2:
@@ -666,7 +666,7 @@ def _compare_cmd(argv: list[str]) -> int:
         except SymCNNError as e:
             raise SymCNNError(f"network {i} ({_shown(text, 40)!r}): {e}") from None
     result = compare(nets, spec, dtype=args.dtype, batch=args.batch,
-                     names=[_shown(" ".join(t.split()), 40) for t in args.nets])
+                     names=[display_name(t) for t in args.nets])
     if args.format == "latex":
         text = result.to_latex(caption=args.caption, label=args.label,
                                standalone=args.standalone)

@@ -94,13 +94,22 @@ class Comparison:
         return self.to_markdown()
 
 
-def _name(item, i: int) -> str:
+def display_name(item, i: int = 1) -> str:
+    """A row's name for the network argument ``item``: the text (zoo name, notation) with
+    whitespace collapsed, cut to NAME_LIMIT characters; a file name keeps its end."""
     if isinstance(item, os.PathLike):
         item = os.fspath(item)
-    if isinstance(item, str):
-        text = " ".join(item.split())
-        return text if len(text) <= NAME_LIMIT else text[:NAME_LIMIT - 1] + "…"
-    return f"network {i}"
+    if not isinstance(item, str):
+        return f"network {i}"
+    text = " ".join(item.split())
+    if len(text) <= NAME_LIMIT:
+        return text
+    if text.endswith((".cnn", ".txt")) or os.sep in text:
+        return "…" + text[-(NAME_LIMIT - 1):]
+    return text[:NAME_LIMIT - 1] + "…"
+
+
+_name = display_name
 
 
 def _describe(item, i: int) -> str:
