@@ -336,3 +336,41 @@ def test_latex_escapes_names(tmp_path):
     assert r"\texttt{my\_\{net\} \% \& \$ \textbackslash{}input\{x\} \~{}\^{}\#}" in tex
     _, text = _compile(tmp_path, tex)
     assert "11,689,512" in text
+
+
+# He et al. 2016, Table 6: the CIFAR-10 ResNets (6n + 2 layers; stages of 16, 32, 64
+# channels at 32×32, 16×16, 8×8; option A shortcuts without params; convs without bias,
+# each followed by BN's weight and bias).
+def _cifar_params(n):
+    def conv(cin, cout):
+        return 3 * 3 * cin * cout + 2 * cout
+    return (conv(3, 16) + 2 * n * conv(16, 16) + conv(16, 32) + conv(32, 32)
+            + 2 * (n - 1) * conv(32, 32) + conv(32, 64) + conv(64, 64)
+            + 2 * (n - 1) * conv(64, 64) + 64 * 10 + 10)
+
+
+def _cifar_macs(n, h=32, w=32):
+    def conv(cin, cout):
+        return 3 * 3 * cin * cout
+    return (h * w * (conv(3, 16) + 2 * n * conv(16, 16))
+            + h // 2 * (w // 2) * (conv(16, 32) + conv(32, 32) + 2 * (n - 1) * conv(32, 32))
+            + h // 4 * (w // 4) * (conv(32, 64) + conv(64, 64) + 2 * (n - 1) * conv(64, 64))
+            + 64 * 10)
+
+
+def test_he_et_al_table_6_style():
+    from symcnn import zoo
+    names = [f"cifar_resnet{6 * n + 2}" for n in (3, 5, 7, 9, 18)]
+    if not set(names) <= set(zoo.names()):
+        pytest.skip("the CIFAR ResNets are not in this zoo")
+    c = compare(names, "32x32x3")
+    H, W = sympy.symbols("H W", positive=True, integer=True)
+    for n, row in zip((3, 5, 7, 9, 18), c.rows):
+        assert row.params == _cifar_params(n)
+        assert row.buffers == 2 * (16 + 2 * n * 16 + 2 * n * 32 + 2 * n * 64)
+        assert row.macs == _cifar_macs(n)
+        assert row.multiples == {"H": 4, "W": 4}
+        assert row.divisible["macs"] == sympy.expand(_cifar_macs(n, H, W)
+                                                     .subs({H // 2: H / 2, W // 2: W / 2,
+                                                            H // 4: H / 4, W // 4: W / 4}))
+    assert [r.params for r in c.rows][0] == 269_722  # the paper's 0.27M
