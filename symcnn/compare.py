@@ -273,11 +273,11 @@ def _formula_lines(c: Comparison) -> list[str]:
         for q, label in FORMULA_QUANTITIES:
             out.append(f"  {lead}  {label:<6} = {pretty(r.formulas[q])}")
             lead = " " * width
-        if r.multiples:
+        changed = [(q, label) for q, label in FORMULA_QUANTITIES
+                   if r.multiples and r.divisible[q] != r.formulas[q]]
+        if changed:
             out.append(f"  {lead}  where {_multiples_text(r)}:")
-            for q, label in FORMULA_QUANTITIES:
-                if r.divisible[q] != r.formulas[q]:
-                    out.append(f"  {lead}    {label:<6} = {pretty(r.divisible[q])}")
+            out += [f"  {lead}    {label:<6} = {pretty(r.divisible[q])}" for q, label in changed]
     return out
 
 
@@ -516,8 +516,10 @@ def _latex_formulas(c: Comparison, printer, escape) -> list[str]:
         if r.multiples:
             cond = r",\ ".join(rf"{m} \mid {printer.doprint(sympy.Symbol(s))}"
                                 for s, m in r.multiples.items())
-            body += " \\\\\n" + rf"\intertext{{and where ${cond}$:}}" + "\n" + \
-                " \\\\\n".join(rf"\text{{{names[q]}}} &= {_long(printer, r.divisible[q], 4.0)}"
-                                 for q in names)
+            changed = [q for q in names if r.divisible[q] != r.formulas[q]]
+            if changed:  # as in the text table: only the forms the floors change
+                body += " \\\\\n" + rf"\intertext{{and where ${cond}$:}}" + "\n" + \
+                    " \\\\\n".join(rf"\text{{{names[q]}}} &= "
+                                     rf"{_long(printer, r.divisible[q], 4.0)}" for q in changed)
         out += [body, r"\end{align*}", "}"]
     return out
