@@ -112,12 +112,6 @@ def display_name(item, i: int = 1) -> str:
 _name = display_name
 
 
-def _describe(item, i: int) -> str:
-    """How an error names argument ``i`` (1-based)."""
-    return f"network {i} ({_name(item, i)!r})" if isinstance(item, (str, os.PathLike)) \
-        else f"network {i}"
-
-
 def compare(networks, input=None, *, dtype: str = "float32", batch: int = 1,
             names=None) -> Comparison:
     """Compare ``networks`` (at least two: Networks, zoo names, notation text or files, as
@@ -152,7 +146,7 @@ def compare(networks, input=None, *, dtype: str = "float32", batch: int = 1,
         try:
             rows.append(_row(_network(item, input=spec), name, spec, dtype, batch, analyze))
         except SymCNNError as e:
-            raise SymCNNError(f"{_describe(item, i)}: {e}") from None
+            raise SymCNNError(f"network {i} ({name!r}): {e}") from None
     return Comparison(tuple(rows), dtype, batch, DTYPES[dtype])
 
 

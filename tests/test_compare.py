@@ -162,6 +162,8 @@ def test_errors(call, message):
     (["compare", "resnet18", "missing.cnn"],
      "symcnn: error: network 2 ('missing.cnn'): notation file not found: missing.cnn"),
     (["compare", "resnet18", "vgg16", "--input", "axb"], "symcnn: error: --input 'axb'"),
+    (["compare", "resnet18", "vgg16", "--input", "8x8x3"],
+     "symcnn: error: network 2 ('vgg16'): layer 'pool2'"),
 ])
 def test_cli_errors(capsys, argv, message):
     assert main(argv) == 2
