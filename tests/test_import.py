@@ -94,7 +94,8 @@ def test_shufflenet_reads_as_split_and_shuffle():
     assert "invertedresidual(116) invertedresidual_2(116)x7  # stage3" in text
 
 
-ZOO_TORCHVISION = {n: n.replace("_noaux", "") for n in symcnn.zoo_names()}
+ZOO_TORCHVISION = {n: n.replace("_noaux", "") for n in symcnn.zoo_names()
+                   if not n.startswith("cifar_")}  # the CIFAR ResNets are not torchvision's
 
 
 @pytest.mark.parametrize("name", sorted(ZOO_TORCHVISION))
@@ -387,3 +388,40 @@ def test_option_a_group_norm_and_prelu_import():
         "relu)" in text
     assert symcnn.analyze(text, (33, 31, 3)).totals["macs"] == \
         torch_counts(model, (33, 31, 3))["macs"]
+
+
+def cifar_resnet(n: int):
+    """He et al. 2016's CIFAR-10 ResNet-(6n+2), option A shortcuts, in plain torch.nn."""
+    class Block(nn.Module):
+        def __init__(self, cin, cout, stride):
+            super().__init__()
+            self.conv1 = nn.Conv2d(cin, cout, 3, stride, 1, bias=False)
+            self.bn1 = nn.BatchNorm2d(cout)
+            self.conv2 = nn.Conv2d(cout, cout, 3, 1, 1, bias=False)
+            self.bn2 = nn.BatchNorm2d(cout)
+            self.pad = cout - cin
+
+        def forward(self, x):
+            out = self.bn2(self.conv2(F.relu(self.bn1(self.conv1(x)))))
+            short = F.pad(x[:, :, ::2, ::2], (0, 0, 0, 0, 0, self.pad)) if self.pad else x
+            return F.relu(out + short)
+
+    layers = [nn.Conv2d(3, 16, 3, padding=1, bias=False), nn.BatchNorm2d(16), nn.ReLU()]
+    cin = 16
+    for width, stride in ((16, 1), (32, 2), (64, 2)):
+        for i in range(n):
+            layers.append(Block(cin, width, stride if i == 0 else 1))
+            cin = width
+    return nn.Sequential(*layers, nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(64, 10))
+
+
+@pytest.mark.parametrize("depth, paper", [(20, 0.27e6), (32, 0.46e6), (44, 0.66e6),
+                                          (56, 0.85e6), (110, 1.7e6)])
+def test_cifar_resnets_match_torch_and_the_paper(depth, paper):
+    from symcnn.torch.comparing import compare
+    model = cifar_resnet((depth - 2) // 6)
+    for size in ("32x32x3", "33x35x3"):
+        result = compare(f"cifar_resnet{depth}", model, size)
+        assert result.ok, result
+    params = symcnn.analyze(f"cifar_resnet{depth}").totals["params"]
+    assert round(params / 1e6, 2 if depth < 110 else 1) == paper / 1e6

@@ -397,9 +397,12 @@ class _Mapper:
             pad = tuple(_kw(node, 1, "pad", ()))
             mode, value = _kw(node, 2, "mode", "constant"), _kw(node, 3, "value", None)
             x = xs[0]
+            out = tuple(self.shapes[node])
+            # the last amount may be computed from a size (a node): the output says it
             if x.layout == "nchw" and len(pad) == 6 and pad[:5] == (0, 0, 0, 0, 0) and \
-                    pad[5] >= 0 and mode == "constant" and value in (None, 0, 0.0):
-                return self.layer(x, ChannelPad(x.shape[1] + pad[5]))
+                    out[2:] == x.shape[2:] and out[1] >= x.shape[1] and \
+                    mode == "constant" and value in (None, 0, 0.0):
+                return self.layer(x, ChannelPad(out[1]))
             raise _Unmapped("a pad that is not zeros appended to the channels")
         if t is torch.transpose and len(xs) == 1:
             return self.transpose(xs[0], _kw(node, 1, "dim0", 0), _kw(node, 2, "dim1", 1))
