@@ -53,7 +53,7 @@ def _report_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="symcnn",
         description="Exact, symbolic parameter, activation and MAC counts of a CNN written in "
-                    "symcnn notation. Subcommands: sweep, plot, budget, verify, import "
+                    "symcnn notation. Subcommands: sweep, plot, budget, verify, import, compare "
                     "(symcnn SUBCOMMAND --help).")
     p.add_argument("net", nargs="?", help="a zoo name (see --list), a notation file, "
                    "notation text such as 'conv3-64x2 pool fc10', or a torch module as "
