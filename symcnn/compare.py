@@ -372,7 +372,7 @@ def _dict(c: Comparison) -> dict:
 # ---------------------------------------------------------------- LaTeX
 
 def _latex(c: Comparison, caption, label, standalone: bool) -> str:
-    from .latex import _LABEL, _Printer, latex_escape
+    from .latex import _Printer, caption_lines, document, latex_escape
     printer = _Printer()
 
     symbolic = []
@@ -424,19 +424,10 @@ def _latex(c: Comparison, caption, label, standalone: bool) -> str:
         f"layer's output, {per}, at {c.bytes_per_element} B per element, forward only "
         "(MB = 1,000,000 bytes). Min. input: the smallest HxW on which every layer has a "
         "non-empty output.")
-    out.append(r"\caption{" + latex_escape(cap) + "}")
-    if label is not None:
-        if not _LABEL.fullmatch(label):
-            raise SymCNNError(f"label {label!r:.60} must be letters, digits and : . _ -")
-        out.append(r"\label{" + label + "}")
+    out += caption_lines(cap, label)
     out.append(r"\end{table}")
     out += _latex_formulas(c, printer, latex_escape)
-    if standalone:
-        out = [r"\documentclass{article}", r"\usepackage{booktabs}", r"\usepackage{amsmath}",
-               r"% a wide text block for wide tables, without extra packages",
-               r"\setlength{\textwidth}{7in}", r"\setlength{\oddsidemargin}{-0.25in}",
-               r"\begin{document}", *out, r"\end{document}"]
-    return "\n".join(out) + "\n"
+    return "\n".join(document(out) if standalone else out) + "\n"
 
 
 # Widths in em, estimated from the characters a formula or cell shows (Computer Modern:

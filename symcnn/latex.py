@@ -18,7 +18,8 @@ from .errors import SymCNNError
 from .formatting import (Line, Scaled, Style, _expr_key, _num_key, _sym_key, _add_key,
                          dim_key, display_rows, group_lines, is_number, signature)
 
-__all__ = ["to_latex", "formulas_aligned", "latex_escape", "LATEX_QUANTITIES"]
+__all__ = ["to_latex", "formulas_aligned", "latex_escape", "LATEX_QUANTITIES", "caption_lines",
+           "document"]
 
 LATEX_QUANTITIES = (("params", r"\text{params}"), ("activations", r"\text{activations}"),
                     ("macs", r"\text{MACs}"))
@@ -279,11 +280,7 @@ class _Writer:
         cap = caption if caption is not None else (
             f"Per-layer cost on input {r.input}, per image; "
             "MACs: one multiply-add per weight per output position (1 MAC = 2 FLOPs).")
-        out.append(r"\caption{" + latex_escape(cap) + "}")
-        if label is not None:
-            if not _LABEL.fullmatch(label):
-                raise SymCNNError(f"label {label!r:.60} must be letters, digits and : . _ -")
-            out.append(r"\label{" + label + "}")
+        out += caption_lines(cap, label)
         out.append(r"\end{table}")
         return out
 
@@ -345,9 +342,22 @@ def to_latex(report, *, caption: str | None = None, label: str | None = None,
     w = _Writer(report, symbol_names)
     body = [r"% symcnn: needs \usepackage{booktabs} and \usepackage{amsmath}",
             *w.table(caption, label, depth), *w.formulas()]
-    if standalone:
-        body = [r"\documentclass{article}", r"\usepackage{booktabs}", r"\usepackage{amsmath}",
-                r"% a wide text block for wide tables, without extra packages",
-                r"\setlength{\textwidth}{7in}", r"\setlength{\oddsidemargin}{-0.25in}",
-                r"\begin{document}", *body, r"\end{document}"]
-    return "\n".join(body) + "\n"
+    return "\n".join(document(body) if standalone else body) + "\n"
+
+
+def caption_lines(caption: str, label: str | None) -> list[str]:
+    """\\caption (escaped) and \\label (checked: letters, digits and : . _ -)."""
+    out = [r"\caption{" + latex_escape(caption) + "}"]
+    if label is not None:
+        if not _LABEL.fullmatch(label):
+            raise SymCNNError(f"label {label!r:.60} must be letters, digits and : . _ -")
+        out.append(r"\label{" + label + "}")
+    return out
+
+
+def document(body: list[str]) -> list[str]:
+    """``body`` as a whole article: booktabs and amsmath, a 7in text block for wide tables."""
+    return [r"\documentclass{article}", r"\usepackage{booktabs}", r"\usepackage{amsmath}",
+            r"% a wide text block for wide tables, without extra packages",
+            r"\setlength{\textwidth}{7in}", r"\setlength{\oddsidemargin}{-0.25in}",
+            r"\begin{document}", *body, r"\end{document}"]
