@@ -72,7 +72,9 @@ def _report_parser() -> argparse.ArgumentParser:
     p.add_argument("--depth", "-d", type=int, metavar="N", default=None,
                    help="table, latex: sum layers nested deeper than N blocks into one line "
                         "per block, like torchinfo's depth (default: every layer)")
-    p.add_argument("--caption", help="latex: the table caption (escaped)")
+    p.add_argument("--caption", help="latex: the table caption, plain text (escaped)")
+    p.add_argument("--caption-tex", metavar="LATEX", help="latex: the table caption as your "
+                   "own LaTeX, unescaped (math, \\cite); instead of --caption")
     p.add_argument("--label", help="latex: the table label (letters, digits, : . _ -)")
     p.add_argument("--symbol", action="append", default=[], metavar="H=LATEX",
                    help=r"latex: how to print an input symbol, e.g. H=H_{\mathrm{in}}")
@@ -405,7 +407,8 @@ def _report_cmd(argv: list[str]) -> int:
     elif args.format == "markdown":
         text = report.to_markdown()
     elif args.format == "latex":
-        text = report.to_latex(caption=args.caption, label=args.label,
+        text = report.to_latex(caption=args.caption, caption_tex=args.caption_tex,
+                               label=args.label,
                                symbol_names=_symbols(args.symbol),
                                standalone=args.standalone, depth=args.depth)
     else:

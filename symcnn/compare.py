@@ -424,7 +424,7 @@ def _latex(c: Comparison, caption, label, standalone: bool) -> str:
         f"layer's output, {per}, at {c.bytes_per_element} B per element, forward only "
         "(MB = 1,000,000 bytes). Min. input: the smallest HxW on which every layer has a "
         "non-empty output.")
-    out += caption_lines(cap, label)
+    out += caption_lines(latex_escape(cap), label)
     out.append(r"\end{table}")
     out += _latex_formulas(c, printer, latex_escape)
     return "\n".join(document(out) if standalone else out) + "\n"

@@ -49,11 +49,33 @@ class _Printer(LatexPrinter):
         return rf"\left\lfloor {inner} \right\rfloor"
 
 
+_ESCAPES = {"\\": r"\textbackslash{}", "{": r"\{", "}": r"\}", "$": r"\$", "&": r"\&",
+            "#": r"\#", "^": r"\^{}", "_": r"\_", "%": r"\%", "~": r"\~{}"}
+# Greek letters as math (stock pdflatex has no text glyphs for them); Latin-1 letters pass
+# through (pdflatex reads UTF-8 and sets é, ü, ß, …); any other character is shown as its
+# code point, so that nothing a user types stops pdflatex.
+_GREEK = dict(zip("αβγδεζηθικλμνξπρστυφχψωΓΔΘΛΞΠΣΥΦΨΩ", (
+    "alpha beta gamma delta epsilon zeta eta theta iota kappa lambda mu nu xi pi rho sigma "
+    "tau upsilon phi chi psi omega Gamma Delta Theta Lambda Xi Pi Sigma Upsilon Phi Psi "
+    "Omega").split()))
+
+
+def _escape_char(ch: str) -> str:
+    if ch in _ESCAPES:
+        return _ESCAPES[ch]
+    if ch.isascii() or "\u00c0" <= ch <= "\u00ff" and ch not in "\u00d7\u00f7":
+        return ch
+    if ch in _GREEK:
+        return rf"\ensuremath{{\{_GREEK[ch]}}}"
+    if ch == "\u00d7":
+        return r"\ensuremath{\times}"
+    return rf"\texttt{{U+{ord(ch):04X}}}"
+
+
 def latex_escape(text: str) -> str:
-    """Plain text for LaTeX: every special character escaped (no command survives)."""
-    table = {"\\": r"\textbackslash{}", "{": r"\{", "}": r"\}", "$": r"\$", "&": r"\&",
-             "#": r"\#", "^": r"\^{}", "_": r"\_", "%": r"\%", "~": r"\~{}"}
-    return "".join(table.get(ch, ch) for ch in text if ch.isprintable() or ch == " ")
+    """Plain text for LaTeX: every special character escaped (no command survives), Greek
+    letters as math, other non-Latin-1 characters as their code point."""
+    return "".join(_escape_char(ch) for ch in text if ch.isprintable() or ch == " ")
 
 
 def _check_symbol_name(name: str) -> str:
@@ -253,14 +275,17 @@ class _Writer:
         from .formatting import _sum
         scope = group[0].row.path[depth - 1]
         n = sum(line.copies for line in group)
-        cells = [r"\quad " * (depth - 1) + r"\texttt{" + latex_escape(str(scope)) + "}"
-                 + f" ({n} layer{'' if n == 1 else 's'})", "$" + self.factors(group[-1].row.out, r" \times ") + "$",
+        name = r"\texttt{" + latex_escape(str(scope)) + "}" + \
+            f" ({n} layer{'' if n == 1 else 's'})"
+        cells = [r"\quad " * (depth - 1) + name,
+                 "$" + self.factors(group[-1].row.out, r" \times ") + "$",
                  f"${self.math(_sum(group, 'activations'))}$",
                  f"${self.math(_sum(group, 'weights'))}$",
                  f"${self.math(_sum(group, 'macs'))}$"]
         return " & ".join(cells) + r" \\"
 
-    def table(self, caption: str | None, label: str | None, depth: int | None) -> list[str]:
+    def table(self, caption: str | None, label: str | None, depth: int | None,
+              caption_tex: str | None = None) -> list[str]:
         r, t = self.report, self.report.totals
         lines = display_rows(r.rows)
         body = [self.line(g[0]) if depth is None or len(g[0].row.path) < depth
@@ -276,13 +301,22 @@ class _Writer:
         out.append(rf"Params & \multicolumn{{4}}{{l}}{{${self.math(t['params'])}$ "
                    rf"(weights ${self.math(t['weights'])}$ + biases "
                    rf"${self.math(t['biases'])}$)}} \\")
-        out += [r"\bottomrule", r"\end{tabular}"]
-        cap = caption if caption is not None else (
-            f"Per-layer cost on input {r.input}, per image; "
-            "MACs: one multiply-add per weight per output position (1 MAC = 2 FLOPs).")
-        out += caption_lines(cap, label)
-        out.append(r"\end{table}")
+        out += [r"\bottomrule", r"\end{tabular}", r"\end{table}"]
+        if caption_tex is not None:  # the author's own LaTeX: math, \cite, …
+            cap = caption_tex
+        elif caption is not None:
+            cap = latex_escape(caption)
+        else:
+            cap = (f"Per-layer cost on input {self.input_math()}, per image; MACs: one "
+                   "multiply-add per weight per output position (1 MAC = 2 FLOPs).")
+        out[2:2] = caption_lines(cap, label)  # above the table, as booktabs has it
         return out
+
+    def input_math(self) -> str:
+        """The input as LaTeX math: $224\\times224\\times3$, $H\\times W\\times3$."""
+        dims = (self.report.input.height, self.report.input.width, self.report.input.channels)
+        return "$" + r"\times ".join(self.math(size_symbol(d)) if isinstance(d, str)
+                                     else str(d) for d in dims) + "$"
 
     def long(self, expr, short: bool = True, per_line: int = 3) -> str:
         """A sum broken after every ``per_line`` terms (align continuation lines)."""
@@ -331,23 +365,29 @@ def formulas_aligned(report) -> str:
 
 def to_latex(report, *, caption: str | None = None, label: str | None = None,
              symbol_names: dict | None = None, standalone: bool = False,
-             depth: int | None = None) -> str:
+             depth: int | None = None, caption_tex: str | None = None) -> str:
     """The report as LaTeX: a fragment to ``\\input`` (default) or a whole document.
 
-    ``symbol_names`` maps input symbols to LaTeX (``{"H": r"H_{\\mathrm{in}}"}``);
-    ``depth`` sums blocks nested deeper into one row each, as in the text table.
+    ``caption`` is plain text (escaped; Greek letters as math), ``caption_tex`` the
+    author's own LaTeX, unescaped (``$\\alpha=1$``, ``\\cite{he2016}``): the author's
+    explicit choice; not both. ``symbol_names`` maps input symbols to LaTeX
+    (``{"H": r"H_{\\mathrm{in}}"}``); ``depth`` sums blocks nested deeper into one row
+    each, as in the text table.
     """
     if depth is not None and depth < 1:
         raise SymCNNError("depth must be 1 or more")
+    if caption is not None and caption_tex is not None:
+        raise SymCNNError("give a caption as text (caption) or as LaTeX (caption_tex), not both")
     w = _Writer(report, symbol_names)
     body = [r"% symcnn: needs \usepackage{booktabs} and \usepackage{amsmath}",
-            *w.table(caption, label, depth), *w.formulas()]
+            *w.table(caption, label, depth, caption_tex), *w.formulas()]
     return "\n".join(document(body) if standalone else body) + "\n"
 
 
-def caption_lines(caption: str, label: str | None) -> list[str]:
-    """\\caption (escaped) and \\label (checked: letters, digits and : . _ -)."""
-    out = [r"\caption{" + latex_escape(caption) + "}"]
+def caption_lines(caption_latex: str, label: str | None) -> list[str]:
+    """\\caption of LaTeX the caller built (escaped text, or the author's own LaTeX) and
+    \\label (checked: letters, digits and : . _ -)."""
+    out = [r"\caption{" + caption_latex + "}"]
     if label is not None:
         if not _LABEL.fullmatch(label):
             raise SymCNNError(f"label {label!r:.60} must be letters, digits and : . _ -")

@@ -124,8 +124,8 @@ class Report:
         return to_markdown(self)
 
     def to_latex(self, **options) -> str:
-        """LaTeX (booktabs + amsmath); options: caption, label, symbol_names, standalone,
-        depth (see :func:`symcnn.latex.to_latex`)."""
+        """LaTeX (booktabs + amsmath); options: caption, caption_tex, label, symbol_names,
+        standalone, depth (see :func:`symcnn.latex.to_latex`)."""
         from .latex import to_latex
         return to_latex(self, **options)
 

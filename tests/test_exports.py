@@ -156,3 +156,33 @@ def test_fragment_inputs_into_a_document(tmp_path):
     text = subprocess.run(["pdftotext", "paper.pdf", "-"], cwd=tmp_path, capture_output=True,
                           text=True).stdout
     assert "See Table 1." in text and "138,357,544" in text
+
+
+@pytest.mark.parametrize("kwargs, shown", [
+    ({"caption": "α = 1, Größe 中 × 2 & 100%"}, ["U+4E2D", "& 100%", "α"]),
+    ({"caption_tex": r"VGG-16, $\alpha=1$, after \textbf{Simonyan}"}, ["VGG-16,", "Simonyan"]),
+])
+def test_captions_compile_above_the_table(tmp_path, kwargs, shown):
+    _tex_tools()
+    tex = CASES["vgg16_cs231n"]().to_latex(standalone=True, **kwargs)
+    lines = tex.splitlines()
+    assert lines.index(next(l for l in lines if l.startswith(r"\caption"))) < \
+        lines.index(next(l for l in lines if l.startswith(r"\begin{tabular}")))
+    (tmp_path / "doc.tex").write_text(tex)
+    run = subprocess.run(["pdflatex", "-interaction=nonstopmode", "-halt-on-error",
+                          "-no-shell-escape", "doc.tex"], cwd=tmp_path, capture_output=True,
+                         text=True, timeout=120)
+    assert run.returncode == 0, run.stdout[-2000:]
+    text = subprocess.run(["pdftotext", "doc.pdf", "-"], cwd=tmp_path, capture_output=True,
+                          text=True, timeout=60).stdout
+    for needle in shown:
+        assert needle in text, (needle, text[:400])
+
+
+def test_caption_text_and_tex_are_exclusive_and_the_input_is_math():
+    with pytest.raises(symcnn.SymCNNError, match="not both"):
+        CASES["vgg16_cs231n"]().to_latex(caption="a", caption_tex="b")
+    assert r"on input $224\times 224\times 3$" in CASES["vgg16_cs231n"]().to_latex()
+    assert r"\caption{\$alpha\$}" in CASES["vgg16_cs231n"]().to_latex(caption="$alpha$")
+    from symcnn.cli import main
+    assert main(["vgg16", "-f", "latex", "--caption-tex", r"$\beta$ \cite{x}"]) == 0
