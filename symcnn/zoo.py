@@ -48,5 +48,8 @@ def family(name: str) -> str:
 
 
 def native_size(name: str) -> int:
-    """The input side the model is published at (Inception-v3: 299, the others 224)."""
+    """The input side the model is published at (Inception-v3: 299, the CIFAR ResNets: 32,
+    the others 224)."""
+    if name.startswith("cifar_"):
+        return 32
     return 299 if name.startswith("inception") else 224
