@@ -421,7 +421,7 @@ def _zoo_listing() -> str:
     """The built-in networks by family: name, params, MACs at the published input size
     (224×224×3; Inception-v3 299×299×3) and what the file says it is."""
     from . import zoo
-    from .formatting import human
+    from .formatting import aligned, human
     from .report import analyze
     rows, last = [], None
     for name in sorted(zoo.names(), key=lambda n: (zoo.family(n), n)):
@@ -432,10 +432,7 @@ def _zoo_listing() -> str:
         t = analyze(name, (side, side, 3)).totals
         rows.append((f"  {name}", f"{t['params']:,}", f"{human(t['macs'])}",
                      f"{side}×{side}", zoo.describe(name)))
-    head = ("network", "params", "MACs", "at", "")
-    widths = [max(len(r[i]) for r in [head, *rows]) for i in range(4)]
-    out = ["  ".join((r[0].ljust(widths[0]), r[1].rjust(widths[1]), r[2].rjust(widths[2]),
-                      r[3].ljust(widths[3]), r[4])).rstrip() for r in [head, *rows]]
+    out = aligned([["network", "params", "MACs", "at", ""], *map(list, rows)], {1, 2})
     return "\n".join(out + ["", f"{len(zoo.names())} networks; MACs per image (1 MAC = 2 "
                              "FLOPs); symcnn NAME --input HxWx3 for the formulas"])
 

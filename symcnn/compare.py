@@ -276,13 +276,10 @@ def _formula_lines(c: Comparison) -> list[str]:
 
 
 def _grid(head: list[str], body: list[list[str]], right: set[int]) -> list[str]:
-    widths = [max(len(row[i]) for row in [head, *body]) for i in range(len(head))]
-
-    def line(cells):
-        return "  ".join(x.rjust(w) if i in right else x.ljust(w)
-                         for i, (x, w) in enumerate(zip(cells, widths))).rstrip()
-    rule = "─" * len(line(head))
-    return [line(head), rule, *map(line, body), rule]
+    from .formatting import aligned
+    lines = aligned([head, *body], right)
+    rule = "─" * len(lines[0])
+    return [lines[0], rule, *lines[1:], rule]
 
 
 def _table(c: Comparison) -> str:

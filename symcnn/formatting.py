@@ -15,11 +15,12 @@ from fractions import Fraction
 import sympy
 from sympy.printing.str import StrPrinter
 
-from .dims import MAX_INPUT, Dim, to_expr
+from .dims import MAX_INPUT, Dim
 from .shapes import Row
 
 __all__ = ["table", "pretty", "human", "display_rows", "group_lines", "Line",
-           "weights_formula", "memory_formula", "shape_text", "EXPAND_LIMIT", "MAX_LINES"]
+           "weights_formula", "memory_formula", "shape_text", "aligned", "EXPAND_LIMIT",
+           "MAX_LINES"]
 
 EXPAND_LIMIT = 64  # identical repeated rows up to this count are listed one per line
 
@@ -598,14 +599,20 @@ def _columns(report, depth: int | None = None) -> tuple[list[str], list[list[str
     return head, body
 
 
-def _grid(head: list[str], body: list[list[str]], right: set[int]) -> list[str]:
-    widths = [max(len(r[i]) for r in [head, *body]) for i in range(len(head))]
+def aligned(rows: list[list[str]], right: set[int] = frozenset()) -> list[str]:
+    """Rows of cells as text lines in aligned columns (two spaces apart; the columns in
+    ``right`` right-aligned, the others left-aligned; no trailing blanks)."""
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    return ["  ".join(c.rjust(w) if i in right else c.ljust(w)
+                      for i, (c, w) in enumerate(zip(cells, widths))).rstrip()
+            for cells in rows]
 
-    def line(cells):
-        return "  ".join(c.rjust(w) if i in right else c.ljust(w)
-                         for i, (c, w) in enumerate(zip(cells, widths))).rstrip()
-    rule = "─" * len(line(head))
-    return [line(head), rule, *map(line, body[:-1]), rule, line(body[-1])]
+
+def _grid(head: list[str], body: list[list[str]], right: set[int]) -> list[str]:
+    """The table: head, rule, the rows, rule, the total row."""
+    lines = aligned([head, *body], right)
+    rule = "─" * len(lines[0])
+    return [lines[0], rule, *lines[1:-1], rule, lines[-1]]
 
 
 def _bytes(n: int) -> str:
@@ -645,7 +652,7 @@ def _totals(report) -> list[str]:
         lines.append(f"  ×2 for backward:     {_bytes(2 * act)}  (forward + backward)")
     if isinstance(t["params"], int):
         lines.append(f"Params memory:         {_bytes(t['params'] * size)}  ({dt})")
-    lines.append(f"Per image (batch 1)." if b == 1 else f"Per image; batch of {b:,}:")
+    lines.append("Per image (batch 1)." if b == 1 else f"Per image; batch of {b:,}:")
     if b > 1:
         lines += [f"  MACs × {b:,}:           {_count(b * t['macs'])}",
                   f"  FLOPs × {b:,}:          {_count(b * t['flops'])}",

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..formatting import display_rows, shape_text
+from ..formatting import aligned, display_rows, shape_text
 from ..report import analyze
 from .importing import _module_counts, from_torch, module_macs
 
@@ -78,17 +78,11 @@ def format_comparison(c: Comparison, against: str) -> str:
     head = ["#", "notation", "out", "params", "MACs", "module", "out", "params", "MACs", ""]
     body = [[str(i + 1), *_cells(x), *_cells(y), "✓" if ok else "✗"]
             for i, (x, y, ok) in enumerate(c.rows)]
-    widths = [max(len(r[i]) for r in [head, *body]) for i in range(len(head))]
-    right = {0, 3, 4, 7, 8}
-
-    def line(cells):
-        return "  ".join(s.rjust(w) if i in right else s.ljust(w)
-                         for i, (s, w) in enumerate(zip(cells, widths))).rstrip()
-
-    rule = "─" * len(line(head))
+    lines = aligned([head, *body], {0, 3, 4, 7, 8})
+    rule = "─" * len(lines[0])
     out = [f"symcnn verify --against {against}: input {c.input} (H×W×C), batch 1; layers "
            "with params or MACs, in execution order (equal neighbours merged)", "",
-           line(head), rule, *map(line, body), rule, ""]
+           lines[0], rule, *lines[1:], rule, ""]
     for q, (m, t, ok) in c.totals.items():
         out.append(f"{q:8s} notation {m:>18,}   module {t:>18,}   {'✓' if ok else '✗'}")
     out.append("")

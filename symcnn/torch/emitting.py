@@ -133,7 +133,6 @@ def _fill(rec, values: list):
 @dataclass
 class _Def:
     name: str
-    skeleton: tuple
     template: tuple          # the first instance's records
     instances: list          # value lists, one per instance
     params: list = None      # slot index → parameter index, or None (a constant)
@@ -151,7 +150,6 @@ class _Def:
                 seen[col] = i
                 self.names.append(_NAMES[i] if i < len(_NAMES) else f"p{i}")
             self.params.append(seen[col])
-        self.columns = list(seen)
 
     def args(self, values) -> tuple[int, ...]:
         out = [None] * len(self.names)
@@ -206,7 +204,7 @@ def emit(entries: list[Entry], root: nn.Module, channels: int) -> tuple[str, tup
 
     defs: dict[tuple, _Def] = {}
     by_class: dict[str, int] = {}
-    units = []  # per line: [("call", def key, values) | ("item", record)]
+    units = []  # per line: [("call", def key, values) | ("item", record, None)]
     for top, group in lines:
         line_units, i = [], 0
         while i < len(group):
@@ -217,7 +215,7 @@ def emit(entries: list[Entry], root: nn.Module, channels: int) -> tuple[str, tup
                 j += 1
             run = group[i:j + 1]
             if block is None or (len(run) == 1 and run[0].kind == "layer"):
-                line_units += [("item", _record(e)) for e in run]
+                line_units += [("item", _record(e), None) for e in run]
             else:
                 records = _runs(tuple(_record(e) for e in run))
                 splits = [_split(r) for r in records]
@@ -228,7 +226,7 @@ def emit(entries: list[Entry], root: nn.Module, channels: int) -> tuple[str, tup
                     n = by_class.get(cls, 0) + 1
                     by_class[cls] = n
                     name = _identifier(cls) + ("" if n == 1 else f"_{n}")
-                    defs[skeleton] = _Def(name, skeleton, records, [])
+                    defs[skeleton] = _Def(name, records, [])
                 defs[skeleton].instances.append(values)
                 line_units.append(("call", skeleton, values))
             i = j + 1
@@ -241,7 +239,7 @@ def emit(entries: list[Entry], root: nn.Module, channels: int) -> tuple[str, tup
     layout = []
     for top, line_units in units:
         tokens = []
-        for kind, a, b in ((u[0], u[1], u[2] if len(u) > 2 else None) for u in line_units):
+        for kind, a, b in line_units:
             if kind == "item":
                 tokens.append((a, str(a)))
             else:

@@ -56,9 +56,7 @@ def _size(input, at) -> tuple[InputSpec | None, tuple]:
 
 def _unused(module: nn.Module, called: set[str], attrs: set[str]) -> list[str]:
     """Top-most submodules whose parameters the forward pass never touches."""
-    used = set()
-    for path in called:
-        used.add(path)
+    used = called
     out = []
     for name, child in module.named_modules():
         if not name or not any(True for _ in child.parameters(recurse=True)):

@@ -123,35 +123,27 @@ class _Builder:
         """Entries from after ``start`` up to (not including) ``stop``."""
         entries, n = [], start
         while True:
-            if len(n.users) == 1:
-                m = n.users[0]
-                if m is stop:
-                    return entries
-                if m.kind == "split":
-                    entry, n = self.split(m)
-                    entries.append(entry)
-                    if n is stop:  # pragma: no cover - a join is never a stop
-                        return entries
-                    continue
-                if m.kind != "layer":
-                    raise StructureError(
-                        f"{_at(m)}: a {m.kind} whose inputs do not come from branches of "
-                        "one fork (branches that do not nest cannot be written in the "
-                        "notation)")
-                entries.append(Entry(m, layer=m.layer))
-                n = m
-                continue
             if not n.users:
                 raise StructureError(f"{_at(n)}: this tensor does not reach the output")
-            j = self.ipdom[id(n)]
-            entries.append(self.merge(n, j))
-            if j is stop:  # pragma: no cover - a join is never the stop of its own fork
+            if len(n.users) > 1:  # a fork: its branches meet at its post-dominator
+                entry, n = self.merge(n, self.ipdom[id(n)])
+            elif n.users[0] is stop:
                 return entries
-            n = j
+            elif n.users[0].kind == "split":
+                entry, n = self.split(n.users[0])
+            elif n.users[0].kind == "layer":
+                n = n.users[0]
+                entry = Entry(n, layer=n.layer)
+            else:
+                m = n.users[0]
+                raise StructureError(
+                    f"{_at(m)}: a {m.kind} whose inputs do not come from branches of one "
+                    "fork (branches that do not nest cannot be written in the notation)")
+            entries.append(entry)
             if n is stop:
                 return entries
 
-    def merge(self, fork: Op, join: Op) -> Entry:
+    def merge(self, fork: Op, join: Op) -> tuple[Entry, Op]:
         if join.kind not in ("add", "cat", "mul"):
             raise StructureError(f"{_at(fork)}: a tensor used by several operations that "
                                  f"meet again at a {join.kind} ({_at(join)}), not at an add, "
@@ -167,7 +159,7 @@ class _Builder:
                 raise StructureError(f"{_at(u)}: a {u.kind} right after a fork")
             body += self.seq(u, join)
             branches.append(body)
-            ends.append(body[-1].op if body[-1].kind == "layer" else body[-1].op)
+            ends.append(body[-1].op)
         if sorted(map(id, ends)) != sorted(map(id, join.args)) or \
                 len(join.args) != len(fork.users):
             raise StructureError(f"{_at(join)}: a {join.kind} of tensors that are not the "
@@ -176,8 +168,8 @@ class _Builder:
         order = [join.args.index(e) for e in ends]  # keep the join's operand order
         branches = [b for _, b in sorted(zip(order, branches), key=lambda t: t[0])]
         if join.kind == "mul":
-            return self.squeeze_excitation(fork, join, branches)
-        return Entry(join, branches, join.kind)
+            return self.squeeze_excitation(fork, join, branches), join
+        return Entry(join, branches, join.kind), join
 
     def split(self, op: Op) -> tuple[Entry, Op]:
         """A chunk into equal channel slices whose branches meet at a concatenation."""

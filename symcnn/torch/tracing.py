@@ -263,9 +263,6 @@ class _Mapper:
             return self.method(node, tensors)
         raise _Unmapped(f"fx node kind {node.op}")  # pragma: no cover
 
-    def layout_of(self, op: Op) -> str:
-        return op.layout
-
     def layer(self, x: Op, layer, layout: str | None = None) -> Op:
         return Op("layer", [x], layer, layout=layout or x.layout)
 
@@ -281,7 +278,7 @@ class _Mapper:
         if isinstance(m, nn.Flatten):
             return self.flatten(x, m.start_dim, m.end_dim)
         if type(m) is nn.Linear:
-            return self.linear(node, x, tuple(m.weight.shape), m.bias is not None)
+            return self.linear(x, tuple(m.weight.shape), m.bias is not None)
         if type(m) is nn.LayerNorm:
             return self.layer_norm_module(x, m)
         self.nchw(x, type(m).__name__)
@@ -324,7 +321,7 @@ class _Mapper:
             raise _Unmapped(f"{what} on a {x.layout} tensor of shape {list(x.shape)} "
                             "(expected N×C×H×W)")
 
-    def linear(self, node, x: Op, weight_shape, bias: bool) -> Op:
+    def linear(self, x: Op, weight_shape, bias: bool) -> Op:
         out, inp = weight_shape
         if x.layout == "flat" or (len(x.shape) == 2):
             if not bias:
@@ -390,7 +387,7 @@ class _Mapper:
         if t is F.linear:
             w = self.param_shape(node.args[1])
             bias = len(node.args) > 2 and node.args[2] is not None
-            return self.linear(node, xs[0], w, bias)
+            return self.linear(xs[0], w, bias)
         if t is operator.getitem and len(xs) == 1:
             return self.subsample(xs[0], node.args[1])
         if t is F.pad and len(xs) == 1:
