@@ -19,15 +19,16 @@ import torch
 from torchvision import models as tvm
 
 from symcnn.torch import from_torch
+from symcnn.torch.loading import load
+
+
+KWARGS = {"googlenet": '{"aux_logits": false, "init_weights": false}',
+          "inception_v3": '{"init_weights": false}'}  # as the published weights define them
 
 
 def build(name: str):
-    kwargs = {"googlenet": {"aux_logits": False, "init_weights": False},
-              "inception_v3": {"init_weights": False}}.get(name, {})
-    if name.startswith("regnet"):
-        return getattr(tvm, name)(**kwargs).to("meta")
-    with torch.device("meta"):
-        return getattr(tvm, name)(**kwargs)
+    """The model on meta, as ``symcnn import torchvision.models:NAME`` builds it."""
+    return load(f"torchvision.models:{name}", KWARGS.get(name))
 
 
 def main(names: list[str]) -> None:

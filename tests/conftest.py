@@ -1,6 +1,14 @@
-"""Shared test helpers: an independent brute-force model of a network on integers."""
+"""Shared test helpers: an independent brute-force model of a network on integers, and the
+golden-file check of the exporters."""
 
 from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
 
 from symcnn.expand import expand
 from symcnn.layers import (FC, SE, AdaptiveAvgPool, BatchNorm, Block, Branches, ChannelPad,
@@ -90,3 +98,38 @@ def _walk(items, h, w, c, acc):
         assert h >= 1 and w >= 1, "brute force: empty output"
         acc["activations"] += h * w * c
     return h, w, c
+
+
+GOLDEN = Path(__file__).parent / "golden"
+UPDATE_GOLDEN = bool(os.environ.get("SYMCNN_UPDATE_GOLDEN"))
+
+
+def check_golden(name: str, text: str) -> None:
+    """``text`` equals tests/golden/``name``; SYMCNN_UPDATE_GOLDEN=1 rewrites it (a missing
+    file is written, except under CI, where it fails)."""
+    path = GOLDEN / name
+    if UPDATE_GOLDEN or not path.exists():
+        assert UPDATE_GOLDEN or not os.environ.get("CI"), f"golden file {path.name} is missing"
+        path.write_text(text, encoding="utf-8")
+    assert text == path.read_text(encoding="utf-8"), \
+        f"{path.name} changed; if intended, rerun with SYMCNN_UPDATE_GOLDEN=1"
+
+
+def pdflatex(folder: Path, tex: str) -> tuple[str, str]:
+    """Compile ``tex`` as folder/doc.tex with stock pdflatex (no shell escape) and return
+    (the log, the PDF's text by ``pdftotext -layout``). Without the tools the test skips,
+    except under CI, where it fails."""
+    if not (shutil.which("pdflatex") and shutil.which("pdftotext")):
+        if os.environ.get("CI"):
+            pytest.fail("pdflatex and pdftotext are required in CI (apt-get install "
+                        "texlive-latex-base texlive-latex-recommended poppler-utils)")
+        pytest.skip("pdflatex/pdftotext not installed (texlive-latex-base, poppler-utils)")
+    (folder / "doc.tex").write_text(tex, encoding="utf-8")
+    run = subprocess.run(["pdflatex", "-interaction=nonstopmode", "-halt-on-error",
+                          "-no-shell-escape", "doc.tex"], cwd=folder, capture_output=True,
+                         text=True, timeout=180)
+    assert run.returncode == 0, run.stdout[-3000:]
+    log = (folder / "doc.log").read_text(errors="replace")
+    text = subprocess.run(["pdftotext", "-layout", "doc.pdf", "-"], cwd=folder,
+                          capture_output=True, text=True, timeout=60).stdout
+    return log, text

@@ -7,10 +7,7 @@ after an intended change with:  SYMCNN_UPDATE_GOLDEN=1 pytest tests/test_compare
 import csv
 import io
 import json
-import os
 import re
-import shutil
-import subprocess
 import time
 from pathlib import Path
 
@@ -22,10 +19,9 @@ from symcnn import SymCNNError
 from symcnn.cli import main
 from symcnn.compare import CSV_COLUMNS, Comparison, compare
 
+from conftest import check_golden, pdflatex
+
 ROOT = Path(__file__).parent.parent
-GOLDEN = Path(__file__).parent / "golden"
-UPDATE = bool(os.environ.get("SYMCNN_UPDATE_GOLDEN"))
-IN_CI = bool(os.environ.get("CI"))
 RESNETS = ["resnet18", "resnet34", "resnet50"]
 
 
@@ -204,13 +200,7 @@ FORMATS = {
 
 @pytest.mark.parametrize("fmt", sorted(FORMATS))
 def test_golden(resnets, fmt):
-    text = FORMATS[fmt](resnets)
-    path = GOLDEN / f"compare_resnet18_34_50.{fmt}"
-    if UPDATE or not path.exists():
-        assert UPDATE or not IN_CI, f"golden file {path.name} is missing"
-        path.write_text(text, encoding="utf-8")
-    assert text == path.read_text(encoding="utf-8"), \
-        f"{path.name} changed; if intended, rerun with SYMCNN_UPDATE_GOLDEN=1"
+    check_golden(f"compare_resnet18_34_50.{fmt}", FORMATS[fmt](resnets))
 
 
 def test_table_numbers_and_definitions(resnets):
@@ -271,26 +261,6 @@ def test_no_per_row_simplify_and_linear_cost(monkeypatch):
 
 # ---------------------------------------------------------------- pdflatex
 
-def _tex_tools() -> None:
-    have = shutil.which("pdflatex") and shutil.which("pdftotext")
-    if not have and IN_CI:
-        pytest.fail("pdflatex and pdftotext are required in CI")
-    if not have:
-        pytest.skip("pdflatex/pdftotext not installed (texlive-latex-base, poppler-utils)")
-
-
-def _compile(folder: Path, tex: str) -> tuple[str, str]:
-    (folder / "doc.tex").write_text(tex, encoding="utf-8")
-    run = subprocess.run(["pdflatex", "-interaction=nonstopmode", "-halt-on-error",
-                          "-no-shell-escape", "doc.tex"], cwd=folder, capture_output=True,
-                         text=True, timeout=180)
-    assert run.returncode == 0, run.stdout[-3000:]
-    log = (folder / "doc.log").read_text(errors="replace")
-    text = subprocess.run(["pdftotext", "-layout", "doc.pdf", "-"], cwd=folder,
-                          capture_output=True, text=True, timeout=60).stdout
-    return log, text
-
-
 def _overfull(log: str) -> list[float]:
     return [float(x) for x in re.findall(r"Overfull \\hbox \(([\d.]+)pt too wide", log)
             if float(x) > 5]
@@ -303,9 +273,8 @@ def _overfull(log: str) -> list[float]:
     (["conv3-64 pool fc10", "conv7-3/2 conv7-3/2"], None, 1),  # symbolic cells
 ])
 def test_latex_compiles_and_fits(tmp_path, nets, size, batch):
-    _tex_tools()
     c = compare(nets, size, batch=batch)
-    log, text = _compile(tmp_path, c.to_latex(standalone=True))
+    log, text = pdflatex(tmp_path, c.to_latex(standalone=True))
     assert _overfull(log) == [], "table or formulas wider than the page"
     for r in c.rows:
         for v in (r.params, r.macs, r.flops):
@@ -315,13 +284,12 @@ def test_latex_compiles_and_fits(tmp_path, nets, size, batch):
     # the fragment \input into article's default 345pt text block fits too
     doc = ("\\documentclass{article}\\usepackage{booktabs}\\usepackage{amsmath}"
            "\\begin{document}\n" + c.to_latex(label="tab:cmp") + "\\end{document}\n")
-    log, _ = _compile(tmp_path, doc)
+    log, _ = pdflatex(tmp_path, doc)
     assert _overfull(log) == [], "the fragment is wider than article's text block"
 
 
 def test_latex_numbers_read_back(tmp_path, resnets):
-    _tex_tools()
-    _, text = _compile(tmp_path, resnets.to_latex(standalone=True))
+    _, text = pdflatex(tmp_path, resnets.to_latex(standalone=True))
     for needle in ["11,689,512", "21,797,672", "25,557,032", "9,600", "53,120",
                    "1,814,073,344", "3,663,761,408", "4,089,184,256", "8,178,368,512",
                    f"{4 * symcnn.analyze('resnet50', '224x224x3').totals['activations'] / 1e6:.2f}",
@@ -330,13 +298,12 @@ def test_latex_numbers_read_back(tmp_path, resnets):
 
 
 def test_latex_escapes_names(tmp_path):
-    _tex_tools()
     c = compare(["resnet18", "conv3-8 pool fc10"], "32x32x3",
                 names=["resnet18", r"my_{net} % & $ \input{x} ~^#"])
     tex = c.to_latex(standalone=True)
     assert r"\input{x}" not in tex
     assert r"\texttt{my\_\{net\} \% \& \$ \textbackslash{}input\{x\} \~{}\^{}\#}" in tex
-    _, text = _compile(tmp_path, tex)
+    _, text = pdflatex(tmp_path, tex)
     assert "11,689,512" in text
 
 

@@ -18,9 +18,9 @@ import symcnn
 from symcnn import SymCNNError
 from symcnn.latex import latex_escape
 
+from conftest import check_golden, pdflatex
+
 ROOT = Path(__file__).parent.parent
-GOLDEN = Path(__file__).parent / "golden"
-UPDATE = bool(os.environ.get("SYMCNN_UPDATE_GOLDEN"))
 IN_CI = bool(os.environ.get("CI"))
 
 CASES = {
@@ -40,13 +40,7 @@ FORMATS = {
 @pytest.mark.parametrize("case", sorted(CASES))
 @pytest.mark.parametrize("fmt", sorted(FORMATS))
 def test_golden(case, fmt):
-    text = FORMATS[fmt](CASES[case]())
-    path = GOLDEN / f"{case}.{fmt}"
-    if UPDATE or not path.exists():
-        assert UPDATE or not IN_CI, f"golden file {path.name} is missing"
-        path.write_text(text, encoding="utf-8")
-    assert text == path.read_text(encoding="utf-8"), \
-        f"{path.name} changed; if intended, rerun with SYMCNN_UPDATE_GOLDEN=1"
+    check_golden(f"{case}.{fmt}", FORMATS[fmt](CASES[case]()))
 
 
 def test_json_and_csv_are_exact_and_consistent():
@@ -127,16 +121,8 @@ def _tex_tools() -> bool:
     ("vgg16_symbolic", ["2,097,152", "35,597,096"]),
 ])
 def test_pdflatex_compiles(tmp_path, case, needles):
-    _tex_tools()
-    report = CASES[case]()
-    (tmp_path / "doc.tex").write_text(report.to_latex(standalone=True, depth=1,
-                                                      caption="symcnn & LaTeX: 100%"))
-    run = subprocess.run(["pdflatex", "-interaction=nonstopmode", "-halt-on-error",
-                          "-no-shell-escape", "doc.tex"], cwd=tmp_path, capture_output=True,
-                         text=True, timeout=120)
-    assert run.returncode == 0, run.stdout[-2000:]
-    text = subprocess.run(["pdftotext", "-layout", "doc.pdf", "-"], cwd=tmp_path,
-                          capture_output=True, text=True, timeout=60).stdout
+    _, text = pdflatex(tmp_path, CASES[case]().to_latex(standalone=True, depth=1,
+                                                        caption="symcnn & LaTeX: 100%"))
     for needle in needles:
         assert needle in text, needle
     assert "symcnn & LaTeX: 100%" in text
@@ -163,18 +149,11 @@ def test_fragment_inputs_into_a_document(tmp_path):
     ({"caption_tex": r"VGG-16, $\alpha=1$, after \textbf{Simonyan}"}, ["VGG-16,", "Simonyan"]),
 ])
 def test_captions_compile_above_the_table(tmp_path, kwargs, shown):
-    _tex_tools()
     tex = CASES["vgg16_cs231n"]().to_latex(standalone=True, **kwargs)
     lines = tex.splitlines()
     assert lines.index(next(l for l in lines if l.startswith(r"\caption"))) < \
         lines.index(next(l for l in lines if l.startswith(r"\begin{tabular}")))
-    (tmp_path / "doc.tex").write_text(tex)
-    run = subprocess.run(["pdflatex", "-interaction=nonstopmode", "-halt-on-error",
-                          "-no-shell-escape", "doc.tex"], cwd=tmp_path, capture_output=True,
-                         text=True, timeout=120)
-    assert run.returncode == 0, run.stdout[-2000:]
-    text = subprocess.run(["pdftotext", "doc.pdf", "-"], cwd=tmp_path, capture_output=True,
-                          text=True, timeout=60).stdout
+    _, text = pdflatex(tmp_path, tex)
     for needle in shown:
         assert needle in text, (needle, text[:400])
 

@@ -50,19 +50,21 @@ def test_torchvision_is_installed():
 @pytest.fixture(autouse=True)
 def _torchvision_available(request):
     if torchvision is None and request.node.name != "test_torchvision_is_installed":
-        pytest.skip(f"torchvision is missing; see test_torchvision_is_installed")
+        pytest.skip("torchvision is missing; see test_torchvision_is_installed")
 
 
 CNNS = [n for n in (tvm.list_models(module=tvm) if torchvision else [])
         if not n.startswith(("vit_", "swin_", "maxvit_"))]
+# How the published weights define the models (googlenet without its aux heads).
+PUBLISHED_KWARGS = {"googlenet": '{"aux_logits": false, "init_weights": false}',
+                    "inception_v3": '{"init_weights": false}'}
+
+
 def build(name: str):
-    """The model as its published weights define it, on the meta device."""
-    kwargs = {"googlenet": {"aux_logits": False, "init_weights": False},
-              "inception_v3": {"init_weights": False}}.get(name, {})
-    if name.startswith("regnet"):  # its constructor computes widths with tensors
-        return getattr(tvm, name)(**kwargs).to("meta")
-    with torch.device("meta"):
-        return getattr(tvm, name)(**kwargs)
+    """The torchvision model on the meta device, through the CLI's MODULE:CALLABLE loader
+    (which builds RegNet, whose constructor computes with tensors, on the CPU first)."""
+    from symcnn.torch.loading import load
+    return load(f"torchvision.models:{name}", PUBLISHED_KWARGS.get(name))
 
 
 def torch_counts(model, size):
@@ -239,7 +241,7 @@ def test_unmapped_ops_are_listed_with_path_and_line():
     assert text.startswith("3 operations symcnn cannot map")  # fft2, .real, the transposed conv
     assert f"test_import.py:{_source_line(WithFFT, 'fft2')}" in text
     assert "torch._C._fft.fft_fft2" in text or "fft2" in text
-    assert f"up: ConvTranspose2d at" in text
+    assert "up: ConvTranspose2d at" in text
     assert f"test_import.py:{_source_line(WithFFT, 'self.up')}" in text
     assert len(e.value.ops) == 3 and isinstance(e.value, symcnn.SymCNNError)
 
@@ -360,27 +362,28 @@ def test_cli_import_errors(argv, message, capsys):
 
 
 class OptionA(nn.Module):
-    """A CIFAR ResNet block with option A's shortcut (subsample, zero channels), group
-    norm and PReLU."""
+    """A CIFAR ResNet basic block (He et al. 2016) with option A's shortcut: subsample,
+    then zero channels; ``exotic`` swaps in group norm and PReLU."""
 
-    def __init__(self, cin, cout, stride):
+    def __init__(self, cin, cout, stride, exotic=False):
         super().__init__()
         self.conv1 = nn.Conv2d(cin, cout, 3, stride, 1, bias=False)
         self.bn1 = nn.BatchNorm2d(cout)
+        self.act = nn.PReLU(cout) if exotic else nn.ReLU()
         self.conv2 = nn.Conv2d(cout, cout, 3, 1, 1, bias=False)
-        self.gn = nn.GroupNorm(4, cout)
-        self.act = nn.PReLU(cout)
+        self.norm2 = nn.GroupNorm(4, cout) if exotic else nn.BatchNorm2d(cout)
         self.pad = cout - cin
 
     def forward(self, x):
-        out = self.gn(self.conv2(self.act(self.bn1(self.conv1(x)))))
+        out = self.norm2(self.conv2(self.act(self.bn1(self.conv1(x)))))
         short = F.pad(x[:, :, ::2, ::2], (0, 0, 0, 0, 0, self.pad)) if self.pad else x
         return F.relu(out + short)
 
 
 def test_option_a_group_norm_and_prelu_import():
-    model = nn.Sequential(nn.Conv2d(3, 16, 3, padding=1, bias=False), OptionA(16, 16, 1),
-                          OptionA(16, 32, 2), nn.AdaptiveAvgPool2d(1), nn.Flatten(),
+    model = nn.Sequential(nn.Conv2d(3, 16, 3, padding=1, bias=False),
+                          OptionA(16, 16, 1, exotic=True), OptionA(16, 32, 2, exotic=True),
+                          nn.AdaptiveAvgPool2d(1), nn.Flatten(),
                           nn.Linear(32, 10))
     text = str(from_torch(model, "33x31x3"))
     assert "def optiona() = (add(conv3-16nb bn prelu conv3-16nb gn4 | ) relu)" in text
@@ -392,25 +395,11 @@ def test_option_a_group_norm_and_prelu_import():
 
 def cifar_resnet(n: int):
     """He et al. 2016's CIFAR-10 ResNet-(6n+2), option A shortcuts, in plain torch.nn."""
-    class Block(nn.Module):
-        def __init__(self, cin, cout, stride):
-            super().__init__()
-            self.conv1 = nn.Conv2d(cin, cout, 3, stride, 1, bias=False)
-            self.bn1 = nn.BatchNorm2d(cout)
-            self.conv2 = nn.Conv2d(cout, cout, 3, 1, 1, bias=False)
-            self.bn2 = nn.BatchNorm2d(cout)
-            self.pad = cout - cin
-
-        def forward(self, x):
-            out = self.bn2(self.conv2(F.relu(self.bn1(self.conv1(x)))))
-            short = F.pad(x[:, :, ::2, ::2], (0, 0, 0, 0, 0, self.pad)) if self.pad else x
-            return F.relu(out + short)
-
     layers = [nn.Conv2d(3, 16, 3, padding=1, bias=False), nn.BatchNorm2d(16), nn.ReLU()]
     cin = 16
     for width, stride in ((16, 1), (32, 2), (64, 2)):
         for i in range(n):
-            layers.append(Block(cin, width, stride if i == 0 else 1))
+            layers.append(OptionA(cin, width, stride if i == 0 else 1))
             cin = width
     return nn.Sequential(*layers, nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(64, 10))
 
