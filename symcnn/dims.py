@@ -1,24 +1,29 @@
 """Spatial sizes as single floors of the input size: the nested-floor rewrite.
 
-Every size a chain of convolutions and pools produces from an input size B is exactly
+Every size a chain of convolutions, pools and integer upsamplings produces from an input
+size B is exactly
 
-    ⌊(B + offset) / den⌋ + add        (B a positive integer; 0 ≤ offset < den)
+    mul·⌊(B + offset) / den⌋ + add    (B a positive integer; 0 ≤ offset < den, mul ≥ 1)
 
 because ⌊(⌊y/a⌋ + n)/b⌋ = ⌊(y + n·a)/(a·b)⌋ for integer y, n and positive integers a, b.
 A layer's size rule ``(x + c) // s + 1`` therefore maps a :class:`Dim` to a :class:`Dim`
 with plain integer arithmetic: no SymPy ``floor`` is built or simplified while propagating,
 nested floors never appear, and the cost per layer is constant. The same rule runs on
-Python ints, so one formula serves numbers and symbols alike.
+Python ints, so one formula serves numbers and symbols alike. Upsampling by s and a
+transposed convolution multiply (``mul``); a later floor division by s is exact when s
+divides ``mul`` (⌊(m·F + a)/s⌋ = (m/s)·F + ⌊a/s⌋); otherwise the size is no longer one
+floor of B and :class:`NotOneFloor` says so (a concrete input still works).
 """
 
 from __future__ import annotations
 
 import functools
+import math
 from dataclasses import dataclass
 
 import sympy
 
-__all__ = ["Dim", "size_symbol", "to_expr", "Size", "MAX_INPUT"]
+__all__ = ["Dim", "size_symbol", "to_expr", "Size", "MAX_INPUT", "NotOneFloor"]
 
 MAX_INPUT = 10**12  # the largest input size symcnn accepts (notation.MAX_VALUE)
 
@@ -29,28 +34,48 @@ def size_symbol(name: str) -> sympy.Symbol:
     return sympy.Symbol(name, positive=True, integer=True)
 
 
+class NotOneFloor(ArithmeticError):
+    """A floor division that leaves the single-floor form (an upsampling by m, then a
+    stride s that does not divide m)."""
+
+
 @dataclass(frozen=True, slots=True)
 class Dim:
-    """⌊(symbol + offset)/den⌋ + add, kept in normal form 0 ≤ offset < den."""
+    """mul·⌊(symbol + offset)/den⌋ + add, kept in normal form 0 ≤ offset < den."""
     symbol: str
     offset: int = 0
     den: int = 1
     add: int = 0
+    mul: int = 1
 
     @staticmethod
-    def normal(symbol: str, offset: int, den: int, add: int) -> "Dim":
+    def normal(symbol: str, offset: int, den: int, add: int, mul: int = 1) -> "Dim":
         q, r = divmod(offset, den)
-        return Dim(symbol, r, den, add + q)
+        return Dim(symbol, r, den, add + mul * q, mul)
 
     def __add__(self, n: int) -> "Dim":
-        return Dim(self.symbol, self.offset, self.den, self.add + n)
+        return Dim(self.symbol, self.offset, self.den, self.add + n, self.mul)
 
     def __sub__(self, n: int) -> "Dim":
         return self + (-n)
 
+    def __mul__(self, s: int) -> "Size":
+        """s times this size (an upsampling by s): exact, no floor is added."""
+        return Dim(self.symbol, self.offset, self.den, self.add * s, self.mul * s)
+
     def __floordiv__(self, s: int) -> "Size":
         if s == 1:
             return self
+        if self.mul % s == 0:  # ⌊(m·F + a)/s⌋ = (m/s)·F + ⌊a/s⌋
+            return Dim(self.symbol, self.offset, self.den, self.add // s, self.mul // s)
+        if self.mul != 1:
+            g = math.gcd(self.mul, s)
+            d = Dim(self.symbol, self.offset, self.den, self.add // g, self.mul // g)
+            if d.mul == 1:
+                return d // (s // g)
+            if d.at(1) == d.at(MAX_INPUT):
+                return d.at(1) // (s // g)
+            raise NotOneFloor(f"{d.mul}·F + {d.add} over {s // g}")
         d = Dim.normal(self.symbol, self.offset + self.add * self.den, self.den * s, 0)
         return d.capped()
 
@@ -67,22 +92,22 @@ class Dim:
             return self
         # (H + offset)/den < 2 on 1 … MAX_INPUT: one step, at H = den − offset (≥ 2)
         step = self.den - self.offset
-        return Dim(self.symbol, MAX_INPUT - step, MAX_INPUT, lo)
+        return Dim(self.symbol, MAX_INPUT - step, MAX_INPUT, lo, hi - lo)
 
     def at(self, value: int) -> int:
         """The size when the symbol equals ``value``."""
-        return (value + self.offset) // self.den + self.add
+        return self.mul * ((value + self.offset) // self.den) + self.add
 
     def minimum(self) -> int:
         """The smallest positive value of the symbol for which this size is at least 1."""
-        return max(1, (1 - self.add) * self.den - self.offset)
+        return max(1, -((self.add - 1) // self.mul) * self.den - self.offset)
 
     def expr(self) -> sympy.Expr:
         return _expr(self)
 
     def divisible_expr(self) -> sympy.Expr:
-        """The size when ``den`` divides the symbol: symbol/den + add (no floor)."""
-        return size_symbol(self.symbol) / self.den + self.add
+        """The size when ``den`` divides the symbol: mul·symbol/den + add (no floor)."""
+        return self.mul * size_symbol(self.symbol) / self.den + self.add
 
     def __str__(self) -> str:
         return str(self.expr())
@@ -95,9 +120,9 @@ Size = int | Dim
 def _expr(d: Dim) -> sympy.Expr:
     b = size_symbol(d.symbol)
     if d.den == 1:
-        return b + d.add
+        return d.mul * b + d.add
     # evaluate=False: an evaluated floor costs milliseconds of assumption queries.
-    return sympy.floor((b + d.offset) / d.den, evaluate=False) + d.add
+    return d.mul * sympy.floor((b + d.offset) / d.den, evaluate=False) + d.add
 
 
 def to_expr(x) -> sympy.Expr | int:

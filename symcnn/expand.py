@@ -18,7 +18,8 @@ import sympy
 from .dims import size_symbol
 from .errors import NotationError
 from .layers import (FC, SE, AdaptiveAvgPool, Block, Branches, Call, ChannelPad, Conv,
-                     Definition, GroupNorm, Item, Network, Pool, Repeat, value_text)
+                     Definition, GroupNorm, Item, Network, Pool, Repeat, TransposedConv,
+                     Upsample, value_text)
 from .notation import MAX_NESTING, MAX_ROWS, MAX_VALUE, no_gc
 
 __all__ = ["expand", "MAX_LAYERS"]
@@ -174,6 +175,13 @@ def _plain(layer) -> bool:
     if isinstance(layer, Conv):
         return all(isinstance(v, _PLAIN) for v in (*layer.kernel, layer.filters, layer.stride,
                                                    layer.padding, layer.dilation, layer.groups))
+    if isinstance(layer, TransposedConv):
+        return all(isinstance(v, _PLAIN) for v in (
+            *layer.kernel, layer.filters, layer.stride, layer.padding, layer.output_padding,
+            layer.dilation, layer.groups))
+    if isinstance(layer, Upsample):
+        return all(isinstance(v, _PLAIN) for v in (*(layer.scale or ()), *(
+            layer.size if isinstance(layer.size, tuple) else ())))
     if isinstance(layer, Pool):
         return all(isinstance(v, _PLAIN) for v in (*layer.kernel, layer.stride, layer.padding))
     if isinstance(layer, AdaptiveAvgPool):
@@ -198,6 +206,26 @@ def _layer(layer, env: dict):
                        dilation=_val(layer.dilation, env, "the dilation", layer),
                        groups=_val(layer.groups, env, "the group count", layer,
                                    symbolic=True))
+    if isinstance(layer, TransposedConv):
+        return replace(layer, kernel=tuple(_val(k, env, "the kernel size", layer)
+                                           for k in layer.kernel),
+                       filters=_val(layer.filters, env, "the filter count", layer,
+                                    symbolic=True),
+                       stride=_val(layer.stride, env, "the stride", layer),
+                       padding=_val(layer.padding, env, "the padding", layer, lo=0),
+                       output_padding=_val(layer.output_padding, env, "the output padding",
+                                           layer, lo=0),
+                       dilation=_val(layer.dilation, env, "the dilation", layer),
+                       groups=_val(layer.groups, env, "the group count", layer,
+                                   symbolic=True))
+    if isinstance(layer, Upsample):
+        if layer.scale is not None:
+            return replace(layer, scale=tuple(_val(k, env, "the scale", layer)
+                                              for k in layer.scale))
+        if isinstance(layer.size, tuple):
+            return replace(layer, size=tuple(_val(k, env, "the output size", layer)
+                                             for k in layer.size))
+        return layer
     if isinstance(layer, Pool):
         pool = replace(layer, kernel=tuple(_val(k, env, "the kernel size", layer)
                                            for k in layer.kernel),

@@ -9,7 +9,7 @@ batch is given. Formulas print ⌊·⌋ for floor, · for product and group digi
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from fractions import Fraction
 
 import sympy
@@ -113,11 +113,11 @@ def _dim_base_key(d: Dim, coeff=1) -> tuple:
 def dim_key(d) -> tuple:
     """SymPy's ``sort_key()`` of a Dim's (or a Scaled's) expression, from the fields (no
     SymPy object is built)."""
+    c = 1
     if isinstance(d, Scaled):
         c, d = d.factor, d.dim
-        return _add_key(_dim_base_key(d, c), c * d.add)
-    base = _dim_base_key(d)
-    return base if not d.add else _add_key(base, d.add)
+    base = _dim_base_key(d, c * d.mul)
+    return base if not d.add else _add_key(base, c * d.add)
 
 
 @functools.lru_cache(maxsize=1 << 16)
@@ -141,9 +141,9 @@ def dim_text(d, style: str = "pretty") -> str:
     else:
         base = f"floor({d.symbol}/{d.den} + {Fraction(d.offset, d.den)})" if d.offset else \
             f"floor({d.symbol}/{d.den})"
+    add, c = c * d.add, c * d.mul
     if c != 1:
         base = f"{c:,}·{base}" if pretty_ else f"{c}*{base}"
-    add = c * d.add
     if not add:
         return base
     n = f"{abs(add):,}" if pretty_ else str(abs(add))
@@ -201,8 +201,9 @@ def product_form(factors, start: Form = (1, ())) -> Form | None:
     for f in factors:
         if isinstance(f, int):
             c, more = f, ()
-        elif isinstance(f, Dim):
-            c, more = 1, ((f, 1),)
+        elif isinstance(f, Dim):  # m·F (no add) is a product, as SymPy keeps it
+            c, more = (f.mul, ((replace(f, mul=1), 1),)) if f.mul != 1 and not f.add \
+                else (1, ((f, 1),))
         else:
             part = _parts(f)
             if part is None:

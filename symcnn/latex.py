@@ -198,9 +198,9 @@ class _Style(Style):
             else:
                 num = self._symbol(d.symbol) + (f" + {self.number(d.offset)}" if d.offset else "")
                 base = rf"\left\lfloor \frac{{{num}}}{{{self.number(d.den)}}} \right\rfloor"
+            add, c = c * d.add, c * d.mul
             if c != 1:
                 base = f"{self.number(c)} \\cdot {base}"
-            add = c * d.add
             return base if not add else f"{base} {'+' if add > 0 else '-'} {self.number(abs(add))}"
         got = self._exprs.get(x)
         if got is None:
@@ -213,7 +213,7 @@ class _Style(Style):
             if short is None:
                 k = dim_key(base)
             else:
-                k = _sym_key(short.name, c)
+                k = _sym_key(short.name, c * d.mul)
                 if d.add:
                     k = _add_key(k, c * d.add)
         else:

@@ -16,7 +16,7 @@ from typing import Union
 import sympy
 from sympy.printing.str import StrPrinter
 
-__all__ = ["Conv", "Pool", "AdaptiveAvgPool", "FC", "BatchNorm", "LayerNorm", "Scale",
+__all__ = ["Conv", "TransposedConv", "Upsample", "Crop", "Pool", "AdaptiveAvgPool", "FC", "BatchNorm", "LayerNorm", "Scale",
            "GroupNorm", "PReLU", "ChannelPad", "Elementwise", "SE",
            "Repeat", "Branches", "Call", "Block", "Definition", "InputSpec", "Network",
            "Layer", "Item", "ACTIVATIONS", "value_text"]
@@ -107,6 +107,69 @@ class Conv:
         if self.groups != 1:
             s += f"g{value_text(self.groups)}"
         return s + ("" if self.bias else "nb")
+
+
+@dataclass(frozen=True)
+class TransposedConv:
+    """2-D transposed convolution (PyTorch's ConvTranspose2d): output size
+    (x − 1)·s − 2p + d(k − 1) + output_padding + 1; weights K_h·K_w·C_in·(C_out/groups),
+    one bias per filter; MACs = weights × input positions (FlopCounterMode's count).
+    Padding defaults to 0 (PyTorch's default), output padding to 0."""
+    kernel: Pair
+    filters: Value
+    stride: Value = 1
+    padding: Value = 0
+    output_padding: Value = 0
+    dilation: Value = 1
+    groups: Value = 1
+    bias: bool = True
+    line: int = _pos()
+    column: int = _pos()
+
+    def __str__(self) -> str:
+        s = f"tconv{_pair(self.kernel)}-{value_text(self.filters)}"
+        if self.stride != 1:
+            s += f"/{value_text(self.stride)}"
+        if self.padding != 0:
+            s += f"p{value_text(self.padding)}"
+        if self.output_padding != 0:
+            s += f"o{value_text(self.output_padding)}"
+        if self.dilation != 1:
+            s += f"d{value_text(self.dilation)}"
+        if self.groups != 1:
+            s += f"g{value_text(self.groups)}"
+        return s + ("" if self.bias else "nb")
+
+
+@dataclass(frozen=True)
+class Upsample:
+    """Nearest or bilinear upsampling (``F.interpolate``, ``nn.Upsample``): by an integer
+    ``scale`` per axis, or to a ``size`` — a fixed (H, W), "input" (the network's input
+    size, as segmentation heads end) or "branch" (the size of the input of the innermost
+    enclosing merge or head: DeepLabV3's image pooling, LR-ASPP). No params, no MACs."""
+    mode: str                      # "nearest" or "bilinear"
+    scale: Pair | None = None
+    size: Pair | str | None = None
+    line: int = _pos()
+    column: int = _pos()
+
+    def __str__(self) -> str:
+        if self.scale is not None:
+            return f"{self.mode}{_pair(self.scale)}"
+        target = self.size if isinstance(self.size, str) else _pair(self.size)
+        return f"{self.mode}-{target}"
+
+
+@dataclass(frozen=True)
+class Crop:
+    """Centre crop to the height and width of the merge it sits in (U-Net's skip
+    connections): the branches without a crop fix the merge's size, a branch with one is
+    cropped to it. No params, no MACs."""
+    line: int = _pos()
+    column: int = _pos()
+
+    def __str__(self) -> str:
+        return "crop"
 
 
 @dataclass(frozen=True)
@@ -241,8 +304,8 @@ class SE:
         return f"se({value_text(self.squeeze)})"
 
 
-Layer = Union[Conv, Pool, AdaptiveAvgPool, FC, BatchNorm, LayerNorm, Scale, GroupNorm, PReLU,
-              ChannelPad, Elementwise, SE]
+Layer = Union[Conv, TransposedConv, Upsample, Crop, Pool, AdaptiveAvgPool, FC, BatchNorm,
+              LayerNorm, Scale, GroupNorm, PReLU, ChannelPad, Elementwise, SE]
 
 
 @dataclass(frozen=True)
@@ -258,7 +321,7 @@ class Repeat:
         only = self.body[0] if len(self.body) == 1 else None
         # a token that may end in a size would read "x2" as its second size: dw3x2 is a
         # 3×2 depthwise kernel, pool2x2 a 2×2 pool, adaptiveavgpool7x2 a 7×2 output
-        if only is not None and not isinstance(only, (Repeat, Pool, AdaptiveAvgPool)) \
+        if only is not None and not isinstance(only, (Repeat, Pool, AdaptiveAvgPool, Upsample)) \
                 and not (isinstance(only, Conv) and only.depthwise):
             return f"{only}x{n}"
         return f"({' '.join(map(str, self.body))})x{n}"
@@ -269,10 +332,15 @@ class Branches:
     """Parallel branches on the same input, merged by ``op``: "add" (element-wise sum;
     every branch must give the same shape), "cat" (concatenate channels; same H×W) or
     "split" (branch i gets the i-th of n equal channel slices of the input, n the number
-    of branches; outputs concatenated, as ShuffleNet's ``chunk(2, dim=1)``).
+    of branches; outputs concatenated, as ShuffleNet's ``chunk(2, dim=1)``) or "mul"
+    (element-wise product; every branch gives the same channels and the same H×W or 1×1,
+    broadcast as PyTorch does: LR-ASPP's ``cbr(x) * scale(x)``).
     An empty branch is the identity: ``res(body)`` is ``add(body | )``. "aux" is a side
     head (a training-time auxiliary classifier): its params count, it is not run at
-    inference (no MACs, no activations) and the main path goes on with its input."""
+    inference (no MACs, no activations) and the main path goes on with its input.
+    "head" is a head that runs and whose output is kept beside the main path (FCN's and
+    DeepLabV3's aux classifier, a second output): everything counts, and the main path
+    goes on with its input."""
     op: str
     branches: tuple[tuple["Item", ...], ...]
     line: int = _pos()

@@ -22,9 +22,9 @@ import sympy
 
 from .dims import MAX_INPUT, size_symbol
 from .errors import NotationError
-from .layers import (FC, SE, AdaptiveAvgPool, BatchNorm, Branches, Call, ChannelPad, Conv,
+from .layers import (FC, SE, AdaptiveAvgPool, BatchNorm, Branches, Call, ChannelPad, Conv, Crop,
                      Definition, Elementwise, GroupNorm, InputSpec, Item, LayerNorm, Network,
-                     Pool, PReLU, Repeat, Scale)
+                     Pool, PReLU, Repeat, Scale, TransposedConv, Upsample)
 
 __all__ = ["parse", "parse_input", "MAX_VALUE", "MAX_NESTING", "MAX_ROWS"]
 
@@ -234,7 +234,7 @@ def _network(text: str, statements: list) -> Network:
 
 # ---------------------------------------------------------------- tree → layer records
 
-_BUILTIN_BLOCKS = {"res", "add", "cat", "aux", "split"}
+_BUILTIN_BLOCKS = {"res", "add", "cat", "aux", "split", "mul", "head"}
 _BUILTIN_CALLS = {"se"}
 MAX_NAME = 64  # characters in a definition or width name
 MAX_EXPR_SIZE = 64  # names, numbers and operations of an expression in braces
@@ -304,6 +304,7 @@ def _options(children) -> dict:
 
 
 _OPTION_NAMES = {"stride": "the stride", "padding": "the padding", "dilation": "the dilation",
+                 "outpad": "the output padding",
                  "groups": "the groups", "nobias": "nb (no bias)", "ceil": "ceil"}
 
 
@@ -438,6 +439,32 @@ class _Builder(Transformer_NonRecursive):
                     o.get("dilation", 1), o.get("groups", 1), "nobias" not in o, False,
                     meta.line, meta.column)
 
+    def tconv(self, meta, ch):
+        o = _options(ch)
+        if o.get("padding") == "same":
+            raise NotationError("a transposed conv takes a number of padding, not same",
+                                line=meta.line, column=meta.column)
+        filters = next(c for c in ch if not isinstance(c, tuple))
+        return TransposedConv(_kernel(ch), filters, o.get("stride", 1), o.get("padding", 0),
+                              o.get("outpad", 0), o.get("dilation", 1), o.get("groups", 1),
+                              "nobias" not in o, meta.line, meta.column)
+
+    def upsample(self, meta, ch):
+        mode = str(ch[0]).lower()
+        scale = _kernel(ch)
+        if scale is not None:
+            return Upsample(mode, scale, None, meta.line, meta.column)
+        target = [c for c in ch[1:] if not isinstance(c, Token)]
+        size = (target[0], target[-1]) if target else str(ch[-1]).lower()
+        return Upsample(mode, None, size, meta.line, meta.column)
+
+    def crop(self, meta, ch):
+        return Crop(meta.line, meta.column)
+
+    def outpad(self, meta, ch):
+        self._note(ch)
+        return ("outpad", _value(ch, "an output padding", lo=0, meta=meta, skip=1), meta)
+
     def dw(self, meta, ch):
         o = _options(ch)
         if "groups" in o:
@@ -521,8 +548,12 @@ class _Builder(Transformer_NonRecursive):
                 raise NotationError(f"{name}(…) takes layers, e.g. {name}(conv3-64 bn)", **where)
             if not branches or all(not b for b in branches):
                 raise NotationError(f"{name}(…) needs at least one layer", **where)
-            if name == "aux" and len(branches) > 1:
-                raise NotationError("aux(…) takes one branch: the auxiliary head", **where)
+            if name in ("aux", "head") and len(branches) > 1:
+                what = "the auxiliary head" if name == "aux" else "the head's layers"
+                raise NotationError(f"{name}(…) takes one branch: {what}", **where)
+            if name == "mul" and len(branches) < 2:
+                raise NotationError("mul(a | b …) takes two or more branches: their outputs "
+                                    "are multiplied element-wise", **where)
             if name == "split" and len(branches) < 2:
                 raise NotationError("split(a | b …) takes two or more branches: each gets an "
                                     "equal slice of the channels", **where)
@@ -531,7 +562,7 @@ class _Builder(Transformer_NonRecursive):
                     raise NotationError("res(body | shortcut) takes at most two branches",
                                         **where)
                 branches = branches + [_Group(())] * (2 - len(branches))
-            block = Branches(name if name in ("cat", "aux", "split") else "add",
+            block = Branches(name if name not in ("res",) else "add",
                              tuple(tuple(b) for b in branches), meta.line, meta.column)
             self._depths[id(block)] = 1 + max(map(self._nest, branches), default=0)
             self._check_depth(block, meta)

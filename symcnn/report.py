@@ -240,7 +240,8 @@ def _atom_poly(base, atoms: dict) -> dict:
     if not isinstance(base, Dim):
         return {index(base): 1}
     atom = size_symbol(base.symbol) if base.den == 1 else _floor_part(base)
-    return {index(atom): c, (): c * base.add} if base.add else {index(atom): c}
+    m = c * base.mul
+    return {index(atom): m, (): c * base.add} if base.add else {index(atom): m}
 
 
 def _mul(a: dict, b: dict) -> dict:

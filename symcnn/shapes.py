@@ -7,14 +7,18 @@ once and runs on both, so evaluated numbers and formulas come from the same code
 
 Conventions:
 - output size ⌊(x + 2p − d(k−1) − 1)/s⌋ + 1 (PyTorch; ceil mode rounds up, and a window
-  may not start in the right padding); 'same' padding keeps the size (stride 1);
+  may not start in the right padding); 'same' padding keeps the size (stride 1); a
+  transposed conv gives (x − 1)·s − 2p + d(k−1) + output padding + 1; upsampling by s
+  gives s·x; a crop or an upsampling to a size gives that size;
 - weights: K_h·K_w·(C_in/groups)·C_out for a convolution, inputs·units for a fully
   connected layer, C and C for batch, layer and group norm (weight, bias), C for a layer
   scale and for a PReLU's slopes; one bias per filter or unit; ``padN`` appends zero
   channels (no params);
 - buffers: batch norm's 2·C running statistics (not params; num_batches_tracked ignored);
-- MACs: one multiply-add per weight per output position; bias, batch norm, pooling,
-  element-wise layers and merges not counted (torchvision's "GFLOPS", FlopCounterMode/2);
+- MACs: one multiply-add per weight per output position (per input position for a
+  transposed conv, as FlopCounterMode counts it); bias, batch norm, pooling, upsampling,
+  crops, element-wise layers and merges not counted (torchvision's "GFLOPS",
+  FlopCounterMode/2);
 - activations: every row's output elements H·W·C (merges included); the input is row 0;
   se(…) is one row whose output is the scaled tensor.
 """
@@ -22,18 +26,20 @@ Conventions:
 from __future__ import annotations
 
 import itertools
-from dataclasses import dataclass, replace
+import math
+from dataclasses import dataclass, field, replace
+from fractions import Fraction
 from functools import cached_property
 from typing import Callable
 
 import sympy
 
-from .dims import Dim, Size, size_symbol, to_expr
+from .dims import Dim, NotOneFloor, Size, size_symbol, to_expr
 from .errors import NotationError, ShapeError
 from .expand import expand
 from .layers import (FC, SE, AdaptiveAvgPool, BatchNorm, Block, Branches, ChannelPad, Conv,
-                     Elementwise, GroupNorm, InputSpec, Item, Layer, LayerNorm, Network, Pool,
-                     PReLU, Repeat, Scale)
+                     Crop, Elementwise, GroupNorm, InputSpec, Item, Layer, LayerNorm, Network,
+                     Pool, PReLU, Repeat, Scale, TransposedConv, Upsample)
 from .notation import MAX_ROWS, MAX_VALUE, RESERVED, no_gc, reserved_message
 
 __all__ = ["Row", "Scope", "propagate", "minimum_input", "MAX_ROWS"]
@@ -107,9 +113,13 @@ def _product(*factors) -> Number:
 @dataclass(frozen=True)
 class Scope:
     """One level of a row's path: a block (an expanded call) or a branch, with an id that
-    tells apart two uses of the same block."""
+    tells apart two uses of the same block. A branch keeps the shape its merge (or head)
+    got (``fork``: what ``bilinear-branch`` upsamples to) and, in a merge with crops, the
+    H×W its crops crop to (``target``)."""
     label: str
     uid: int
+    fork: tuple | None = field(default=None, compare=False, repr=False)
+    target: tuple | None = field(default=None, compare=False, repr=False)
 
     def __str__(self) -> str:
         return self.label
@@ -194,6 +204,87 @@ def _conv(layer: Conv, h: Size, w: Size, c: Number, path) -> Row:
                cout if layer.bias else 0, (oh, ow), path=path)
 
 
+def _tconv(layer: TransposedConv, h: Size, w: Size, c: Number, path) -> Row:
+    (kh, kw), s, d, p, op = (layer.kernel, layer.stride, layer.dilation, layer.padding,
+                             layer.output_padding)
+    if op >= max(s, d):
+        raise _Invalid(f"the output padding ({op}) must be smaller than the stride or the "
+                       "dilation (as in PyTorch)", layer, path)
+    def out(x: Size, k: int) -> Size:  # (x − 1)·s − 2p + d(k − 1) + op + 1
+        return _settle(x, _bounded(x * s + (d * (k - 1) + op + 1 - s - 2 * p), layer, path))
+    g = layer.groups
+    cin_per_group = _div(c, g, "the input channel count", layer, path)
+    _div(layer.filters, g, "the filter count", layer, path)
+    return Row(layer, (out(h, kh), out(w, kw), layer.filters),
+               ((kh, kw, cin_per_group), layer.filters), layer.filters if layer.bias else 0,
+               (h, w), path=path)
+
+
+def _bounded(y: Size, layer, path) -> Size:
+    """``y``, refused if it exceeds MAX_VALUE already on the smallest input it has."""
+    top = y if isinstance(y, int) else y.at(y.minimum())
+    if top > MAX_VALUE:
+        raise _Invalid(f"its output size would exceed {MAX_VALUE:,}", layer, path)
+    return y
+
+
+def _upsample(layer: Upsample, h: Size, w: Size, c: Number, path) -> Row:
+    if layer.scale is not None:
+        sh, sw = layer.scale
+        return Row(layer, (_bounded(h * sh, layer, path), _bounded(w * sw, layer, path), c),
+                   path=path)
+    if isinstance(layer.size, tuple):
+        return Row(layer, (*layer.size, c), path=path)
+    if layer.size == "input":
+        return Row(layer, (*_INPUT[-1], c), path=path)
+    fork = next((scope.fork for scope in reversed(path) if scope.fork is not None), None)
+    if fork is None:
+        raise _Invalid(f"{layer} upsamples to the size of the input of the merge or head it "
+                       "sits in, but it is in none", layer, path)
+    return Row(layer, (*fork[:2], c), path=path)
+
+
+def _crop(layer: Crop, h: Size, w: Size, c: Number, path) -> Row:
+    scope = next((s for s in reversed(path) if s.fork is not None), None)
+    if scope is None or scope.target is None:
+        raise _Invalid("crop centre-crops to the size of the merge it sits in: it needs a "
+                       "branch of cat(…) or add(…) beside it without a crop, e.g. "
+                       "cat(crop | pool … tconv2-64/2)", layer, path)
+    th, tw = scope.target
+    for axis, (x, t) in enumerate(((h, th), (w, tw))):
+        if not _fits(t, x):
+            raise _Invalid(f"it crops to {_text(t)} along {'HW'[axis]}, but its input is "
+                           f"{_text(x)}: a crop cannot grow", layer, path)
+    return Row(layer, (th, tw, c), path=path)
+
+
+def _text(x: Size) -> str:
+    from .formatting import dim_text
+    return dim_text(x) if isinstance(x, Dim) else str(x)
+
+
+def _fits(t: Size, x: Size) -> bool:
+    """Whether t ≤ x for every input on which both are at least 1 (up to MAX_VALUE). Both
+    are ints or Dims of one symbol: x − t grows by a fixed amount per period L (the lcm of
+    the denominators), so one period from the smallest input, and the slope, decide; a
+    period too long to check is refused."""
+    if isinstance(t, int) and isinstance(x, int):
+        return t <= x
+    dims = [d for d in (t, x) if isinstance(d, Dim)]
+    if len({d.symbol for d in dims}) > 1:
+        return False
+    def at(v: Size, b: int) -> int:
+        return v if isinstance(v, int) else v.at(b)
+    start = max(d.minimum() for d in dims)
+    period = math.lcm(*(d.den for d in dims))
+    def rate(v: Size) -> Fraction:
+        return Fraction(0) if isinstance(v, int) else Fraction(v.mul, v.den)
+    slope = rate(x) - rate(t)
+    if slope < 0 or period > 4096:
+        return False
+    return all(at(t, b) <= at(x, b) for b in range(start, min(start + period, MAX_VALUE + 1)))
+
+
 def _pool(layer: Pool, h: Size, w: Size, c: Number, path) -> Row:
     (kh, kw), p = layer.kernel, layer.padding
     s = layer.stride if layer.stride is not None else None
@@ -254,7 +345,7 @@ def _elementwise(layer: Elementwise, h: Size, w: Size, c: Number, path) -> Row:
 
 
 _RULES: dict[type, Callable[..., Row]] = {
-    Conv: _conv, Pool: _pool, AdaptiveAvgPool: _adaptive, FC: _fc, BatchNorm: _bn, SE: _se,
+    Conv: _conv, TransposedConv: _tconv, Upsample: _upsample, Crop: _crop, Pool: _pool, AdaptiveAvgPool: _adaptive, FC: _fc, BatchNorm: _bn, SE: _se,
     LayerNorm: _ln, Scale: _scale, GroupNorm: _gn, PReLU: _prelu, ChannelPad: _chpad,
     Elementwise: _elementwise}
 
@@ -304,11 +395,15 @@ def _check_widths(network: Network, items, spec: InputSpec) -> None:
                                         item.line, item.column)
 
 
+_INPUT: list[tuple[Size, Size]] = [(Dim("H"), Dim("W"))]  # the network input's H×W, innermost last
+
+
 def _rows(items, spec: InputSpec, rows: list[Row] | None = None) -> list[Row]:
     h, w = _dimension(spec.height), _dimension(spec.width)
     c = spec.channels if isinstance(spec.channels, int) else size_symbol(spec.channels)
     rows = [] if rows is None else rows
     rows.append(Row(None, (h, w, c)))
+    _INPUT.append((h, w))
     try:
         _run(items, (h, w, c), rows, ())
     except _TooMany as t:
@@ -316,6 +411,8 @@ def _rows(items, spec: InputSpec, rows: list[Row] | None = None) -> list[Row]:
         raise NotationError(f"{what} expands to more than {MAX_ROWS:,} distinct layers (only "
                             f"repeats that keep the shape are computed in closed form)",
                             line=t.item.line, column=t.item.column) from None
+    finally:
+        _INPUT.pop()
     return rows
 
 
@@ -348,6 +445,11 @@ def _run(items: tuple[Item, ...], shape: Shape, rows: list[Row], path) -> Shape:
                 row = _RULES[type(item)](item, *shape, path)
             except _Empty:
                 raise _Failed(item, path) from None
+            except NotOneFloor:
+                raise _Invalid("after an upsampling by m, a stride that does not divide m "
+                               "makes sizes that are not one floor of the input size: "
+                               "analyse a concrete input (--input 224x224x3)", item,
+                               path) from None
             rows.append(row)
             if len(rows) > MAX_ROWS + 1:  # the input row and MAX_ROWS layers
                 raise _TooMany(item)
@@ -367,7 +469,7 @@ def _aux(block: Branches, shape: Shape, rows: list[Row], path) -> Shape:
     exact as long as they do not depend on the size."""
     if isinstance(rows, _Needs):
         return shape  # not run at inference: no constraint on the input
-    head, start = (*path, Scope("aux(…)", next(_UIDS))), len(rows)
+    head, start = (*path, Scope("aux(…)", next(_UIDS), shape)), len(rows)
     try:
         _run(block.branches[0], shape, rows, head)
     except _Failed:
@@ -382,10 +484,69 @@ def _aux(block: Branches, shape: Shape, rows: list[Row], path) -> Shape:
     return shape
 
 
+def _head(block: Branches, shape: Shape, rows: list[Row], path) -> Shape:
+    """A head that runs beside the main path: its rows count in full; the main path goes on
+    with the head's input."""
+    _run(block.branches[0], shape, rows, (*path, Scope("head(…)", next(_UIDS), shape)))
+    return shape
+
+
+def _crops(items) -> bool:
+    """Whether a crop sits in ``items`` outside any nested merge."""
+    for item in items:
+        if isinstance(item, Crop) or (isinstance(item, Repeat) and _crops(item.body)) or (
+                isinstance(item, Block) and _crops(item.items)):
+            return True
+    return False
+
+
+def _branch_runs(block: Branches, inputs: Shape, shape: Shape, rows: list[Row], path):
+    """Each branch's output, its rows appended to ``rows`` in branch order. Where some
+    branches crop, the others run first and fix the size the crops crop to."""
+    uid = next(_UIDS)
+    def scope(i: int, target=None) -> Scope:
+        return Scope(f"{block.op}(…) branch {i + 1}", uid, shape, target)
+    cropping = [_crops(b) for b in block.branches]
+    if not any(cropping):
+        return [_run(b, inputs, rows, (*path, scope(i))) for i, b in enumerate(block.branches)]
+    if all(cropping) or block.op not in ("cat", "add"):
+        raise _Invalid(f"crop centre-crops to the size of the other branches of its "
+                       f"merge: {block.op}(…) needs a branch without a crop", block, path)
+    made: list = [None] * len(block.branches)
+    outs: list = [None] * len(block.branches)
+    for i, b in enumerate(block.branches):
+        if not cropping[i]:
+            made[i] = type(rows)()
+            outs[i] = _run(b, inputs, made[i], (*path, scope(i)))
+    target = next(o for o in outs if o is not None)[:2]
+    for i, b in enumerate(block.branches):
+        if cropping[i]:
+            made[i] = type(rows)()
+            outs[i] = _run(b, inputs, made[i], (*path, scope(i, target)))
+    for part in made:
+        rows.extend(part)
+        if len(rows) > MAX_ROWS + 1:
+            raise _TooMany(block)
+    return outs
+
+
+def _mul_shape(block: Branches, outs, path) -> Shape:
+    """The shape of an element-wise product: the same channels; H×W equal or 1×1
+    (broadcast)."""
+    big = [o for o in outs if not (o[0] == 1 and o[1] == 1)] or outs[:1]
+    first = big[0]
+    for o in outs:
+        if not _same(o[2], first[2]) or (o in big and not (
+                _same(o[0], first[0]) and _same(o[1], first[1]))):
+            raise _Invalid(_mismatch(block, outs), block, path)
+    return first
+
+
 def _branches(block: Branches, shape: Shape, rows: list[Row], path) -> Shape:
     if block.op == "aux":
         return _aux(block, shape, rows, path)
-    uid = next(_UIDS)
+    if block.op == "head":
+        return _head(block, shape, rows, path)
     inputs = shape
     if block.op == "split":  # each branch gets an equal slice of the channels
         n, c = len(block.branches), shape[2]
@@ -393,14 +554,14 @@ def _branches(block: Branches, shape: Shape, rows: list[Row], path) -> Shape:
             raise _Invalid(f"split(…) gives each of its {n} branches an equal slice of the "
                            f"channels, but {c} channels do not divide by {n}", block, path)
         inputs = (shape[0], shape[1], c // n if isinstance(c, int) else c / n)
-    outs = [_run(b, inputs, rows, (*path, Scope(f"{block.op}(…) branch {i + 1}", uid)))
-            for i, b in enumerate(block.branches)]
-    first = outs[0]
-    for i, out in enumerate(outs[1:], 2):
+    outs = _branch_runs(block, inputs, shape, rows, path)
+    first = _mul_shape(block, outs, path) if block.op == "mul" else outs[0]
+    for out in outs[1:] if block.op != "mul" else ():
         spatial_ok = _same(out[0], first[0]) and _same(out[1], first[1])
         if not spatial_ok or (block.op == "add" and not _same(out[2], first[2])):
             raise _Invalid(_mismatch(block, outs), block, path)
-    channels = first[2] if block.op == "add" else sympy.Add(*map(to_expr, (o[2] for o in outs)))
+    channels = first[2] if block.op in ("add", "mul") else \
+        sympy.Add(*map(to_expr, (o[2] for o in outs)))
     if isinstance(channels, sympy.Integer):
         channels = int(channels)
     out = (first[0], first[1], channels)
@@ -414,7 +575,8 @@ def _mismatch(block: Branches, outs) -> str:
     from .formatting import shape_text
     shapes = "; ".join(f"branch {i + 1}{' (identity)' if not b else ''} gives "
                        f"{shape_text(o)}" for i, (b, o) in enumerate(zip(block.branches, outs)))
-    what = "the same shape" if block.op == "add" else "the same height and width"
+    what = {"add": "the same shape", "mul": "the same channels and the same height and "
+            "width or 1×1"}.get(block.op, "the same height and width")
     hint = " (a residual whose body changes the shape needs a projection shortcut: " \
            "res(body | conv1-N/S bn))" if block.op == "add" else ""
     return f"the branches of {block.op}(…) must give {what}: {shapes}{hint}"
@@ -481,7 +643,7 @@ def _translation(before: Shape, after: Shape, made) -> tuple[int, int] | None:
             step.append(0)
             continue
         if not (isinstance(b, Dim) and isinstance(a, Dim) and a.add < b.add
-                and (a.symbol, a.offset, a.den) == (b.symbol, b.offset, b.den)):
+                and (a.symbol, a.offset, a.den, a.mul) == (b.symbol, b.offset, b.den, b.mul)):
             return None
         if any(not isinstance(r.out[axis], Dim) or r.out[axis].den != b.den for r in made):
             return None
@@ -495,8 +657,7 @@ def _skip(rep: Repeat, after: Shape, rows: list[Row], start: int, step, left: in
     ``left`` steps; sizes only shrink, so the last iteration needs the most), appended to
     ``rows``; _Failed if one of them is empty for every input symcnn accepts."""
     def moved(x: Size, axis: int) -> Size:
-        return x if not step[axis] else Dim(x.symbol, x.offset, x.den,
-                                            x.add + left * step[axis])
+        return x if not step[axis] else replace(x, add=x.add + left * step[axis])
     for r in (rows[start:] if made is None else made):
         out = (moved(r.out[0], 0), moved(r.out[1], 1), r.out[2])
         if not isinstance(r.layer, str) and any(isinstance(y, Dim) and y.minimum() >

@@ -17,6 +17,15 @@ The modules follow the conventions symcnn counts with (see :mod:`symcnn.shapes`)
   i on the i-th of n equal channel slices (``chunk``), then concatenated;
 - ``shuffle``: :class:`ChannelShuffle` in 2 groups (view, transpose, contiguous copy);
 - ``aux(…)``: an :class:`AuxHead`, built (its params count) but not run at inference;
+  ``head(…)``: a :class:`Head` that runs on its input and whose output the model returns
+  beside the main one (``{"out": …, "head1": …}``, as torchvision's segmentation models
+  return ``{"out": …, "aux": …}``);
+- ``tconv``: ``ConvTranspose2d``; ``nearest…``/``bilinear…``: :class:`Interpolate`
+  (``F.interpolate``, align_corners=False), to a scale, a size, the network input's size
+  or the size of the input of the merge or head it sits in, read from the tensor at run
+  time (``x.shape[-2:]``, as torchvision writes it); ``crop``: :class:`CenterCrop` of the
+  branch to the size of the merge's first branch without a crop;
+- ``mul(…)``: the branches' outputs multiplied element-wise (broadcast);
 - a repeat is expanded into its copies; a call's block is an ``nn.Sequential`` with a label.
 
 Every module that stands for one row of ``symcnn.analyze(...).rows`` (a layer or a merge)
@@ -41,27 +50,59 @@ from torch import nn
 
 from ..errors import SymCNNError
 from ..expand import expand
-from ..layers import (FC, SE, AdaptiveAvgPool, BatchNorm, Block, Branches, Conv, Elementwise,
-                     GroupNorm, InputSpec, LayerNorm, Pool, PReLU, Repeat, Scale)
+from ..layers import (FC, SE, AdaptiveAvgPool, BatchNorm, Block, Branches, Conv, Crop,
+                     Elementwise, GroupNorm, InputSpec, LayerNorm, Pool, PReLU, Repeat, Scale,
+                     TransposedConv, Upsample)
 from ..layers import ChannelPad as ChannelPadLayer
 from ..report import as_input
 from ..report import _network as _as_network
 
-__all__ = ["to_torch", "MAX_MODULES", "Net", "Merge", "Parallel", "AuxHead", "FullyConnected",
-           "SqueezeExcitation", "ChannelShuffle", "ChannelPad"]
+__all__ = ["to_torch", "MAX_MODULES", "Net", "Merge", "Parallel", "AuxHead", "Head",
+           "FullyConnected", "SqueezeExcitation", "ChannelShuffle", "ChannelPad",
+           "Interpolate", "CenterCrop", "CroppingBranch", "SizeOf"]
 
 MAX_MODULES = 100_000  # layer modules a network may expand to in torch (one per copy)
 
 
 # ---------------------------------------------------------------- modules
 
+class SizeOf:
+    """The H×W of a tensor a module sees at run time, shared with the modules that upsample
+    to it (a plain object, not a module): the network input's, or a merge's or head's
+    input. Under torch.fx it holds the traced ``x.shape[-2:]``, so the graph says where a
+    size comes from, as in torchvision's code."""
+
+    def __init__(self) -> None:
+        self.hw = None
+
+
+class Outputs:
+    """The outputs of the heads, in the order they run (shared by a Net and its heads)."""
+
+    def __init__(self) -> None:
+        self.items: list = []
+
+
 class Net(nn.Sequential):
     """A symcnn network as torch modules; ``input_shape`` is the (C, H, W) it was built for
-    (a ``Linear`` after the convolutions fixes the spatial size)."""
+    (a ``Linear`` after the convolutions fixes the spatial size). With ``head(…)``s it
+    returns ``{"out": main, "head1": …}``."""
 
-    def __init__(self, modules, input_shape: tuple[int, int, int]) -> None:
+    def __init__(self, modules, input_shape: tuple[int, int, int], input_size: SizeOf,
+                 outputs: Outputs) -> None:
         super().__init__(*modules)
         self.input_shape = tuple(input_shape)
+        self.input_size, self.outputs = input_size, outputs
+        self.has_heads = any(isinstance(m, Head) for m in self.modules())
+
+    def forward(self, x):
+        self.input_size.hw = x.shape[-2:]
+        self.outputs.items = []
+        for module in self:
+            x = module(x)
+        if not self.has_heads:
+            return x
+        return {"out": x, **{f"head{i}": h for i, h in enumerate(self.outputs.items, 1)}}
 
     def extra_repr(self) -> str:
         c, h, w = self.input_shape
@@ -84,13 +125,15 @@ class Merge(nn.Module):
 
     def __init__(self, op: str) -> None:
         super().__init__()
-        if op not in ("add", "cat", "split"):
+        if op not in ("add", "cat", "split", "mul"):
             raise ValueError(f"unknown merge {op!r}")
         self.op = op
 
     def forward(self, xs: list) -> torch.Tensor:
         if self.op == "add":
             return functools.reduce(operator.add, xs)
+        if self.op == "mul":
+            return functools.reduce(operator.mul, xs)
         return torch.cat(xs, dim=1)
 
     def extra_repr(self) -> str:
@@ -101,16 +144,78 @@ class Parallel(nn.Module):
     """Branches run on the same input (an empty one is the identity), then a merge; for
     ``split(…)`` branch i runs on the i-th of n equal channel slices (``chunk``)."""
 
-    def __init__(self, branches, merge: Merge) -> None:
+    def __init__(self, branches, merge: Merge, fork: SizeOf | None = None) -> None:
         super().__init__()
         self.branches = nn.ModuleList(branches)
         self.merge = merge
+        self.fork = fork or SizeOf()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        self.fork.hw = x.shape[-2:]
         if self.merge.op == "split":
-            parts = x.chunk(len(self.branches), dim=1)
-            return self.merge([b(part) for b, part in zip(self.branches, parts)])
-        return self.merge([branch(x) for branch in self.branches])
+            parts = x.chunk(len(self.branches), dim=1)  # indexed: fx cannot iterate a chunk
+            return self.merge([b(parts[i]) for i, b in enumerate(self.branches)])
+        outs = [None if isinstance(b, CroppingBranch) else b(x) for b in self.branches]
+        ref = next((o for o in outs if o is not None), None)
+        return self.merge([b(x, ref) if o is None else o for b, o in zip(self.branches, outs)])
+
+
+class CroppingBranch(nn.Module):
+    """A merge's branch with a crop: ``after(crop(before(x), ref))``, ``ref`` the output of
+    the merge's first branch without a crop."""
+
+    def __init__(self, before, crop: "CenterCrop", after) -> None:
+        super().__init__()
+        self.before, self.crop, self.after = nn.Sequential(*before), crop, nn.Sequential(*after)
+
+    def forward(self, x: torch.Tensor, ref: torch.Tensor) -> torch.Tensor:
+        return self.after(self.crop(self.before(x), ref))
+
+
+class CenterCrop(nn.Module):
+    """The centre H×W window of ``x`` the size of ``ref`` (U-Net's skip connections: the
+    top-left corner at ⌊(H − h)/2⌋, ⌊(W − w)/2⌋)."""
+
+    def forward(self, x: torch.Tensor, ref: torch.Tensor) -> torch.Tensor:
+        h, w = ref.shape[-2], ref.shape[-1]
+        top, left = (x.shape[-2] - h) // 2, (x.shape[-1] - w) // 2
+        return x[:, :, top:top + h, left:left + w]
+
+
+class Interpolate(nn.Module):
+    """``F.interpolate`` by an integer scale, to a fixed size, or to the size ``source``
+    holds at run time (the network input's or a merge's input)."""
+
+    def __init__(self, mode: str, scale=None, size=None, source: SizeOf | None = None) -> None:
+        super().__init__()
+        self.mode, self.scale, self.size, self.source = mode, scale, size, source
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        corners = False if self.mode == "bilinear" else None
+        if self.scale is not None:
+            return nn.functional.interpolate(x, scale_factor=self.scale, mode=self.mode,
+                                             align_corners=corners)
+        size = self.size if self.source is None else self.source.hw
+        return nn.functional.interpolate(x, size=size, mode=self.mode, align_corners=corners)
+
+    def extra_repr(self) -> str:
+        return f"{self.mode}, scale={self.scale}" if self.scale is not None else \
+            f"{self.mode}, size={self.size or 'at run time'}"
+
+
+class Head(nn.Module):
+    """``head(…)``: runs ``body`` on its input, keeps the output in the network's outputs,
+    and returns its input (the main path goes on with it)."""
+
+    def __init__(self, body, outputs: Outputs, fork: SizeOf) -> None:
+        super().__init__()
+        self.body = nn.Sequential(*body)
+        self.outputs, self.fork = outputs, fork
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        self.fork.hw = x.shape[-2:]
+        self.outputs.items.append(self.body(x))
+        return x
 
 
 class ChannelPad(nn.Module):
@@ -213,8 +318,20 @@ _ELEMENTWISE = {
 }
 
 
-def _layer_module(layer, c: int, h: int, w: int) -> nn.Module:
-    """The module for one layer record on a (c, h, w) input."""
+def _layer_module(layer, c: int, h: int, w: int, sizes=None) -> nn.Module:
+    """The module for one layer record on a (c, h, w) input; ``sizes`` maps "input" and
+    "branch" to the :class:`SizeOf` an upsampling to them reads."""
+    if isinstance(layer, TransposedConv):
+        return nn.ConvTranspose2d(c, layer.filters, tuple(layer.kernel), stride=layer.stride,
+                                  padding=layer.padding, output_padding=layer.output_padding,
+                                  groups=layer.groups, bias=layer.bias,
+                                  dilation=layer.dilation)
+    if isinstance(layer, Upsample):
+        if layer.scale is not None:
+            return Interpolate(layer.mode, scale=tuple(float(v) for v in layer.scale))
+        if isinstance(layer.size, tuple):
+            return Interpolate(layer.mode, size=tuple(layer.size))
+        return Interpolate(layer.mode, source=(sizes or {})[layer.size])
     if isinstance(layer, Conv):
         kh, kw = layer.kernel
         d = layer.dilation
@@ -265,6 +382,8 @@ def _widths(layer) -> dict:
     if isinstance(layer, Conv):
         return {} if layer.depthwise else {"filter count": layer.filters,
                                            "group count": layer.groups}
+    if isinstance(layer, TransposedConv):
+        return {"filter count": layer.filters, "group count": layer.groups}
     if isinstance(layer, FC):
         return {"unit count": layer.units}
     if isinstance(layer, SE):
@@ -303,7 +422,8 @@ def _module_count(items, cap: int) -> int:
         elif isinstance(item, Block):
             n += _module_count(item.items, cap)
         elif isinstance(item, Branches):
-            n += (item.op != "aux") + sum(_module_count(b, cap) for b in item.branches)
+            n += (item.op not in ("aux", "head")) + sum(_module_count(b, cap)
+                                                        for b in item.branches)
         else:
             n += 1
         if n > cap:
@@ -355,6 +475,8 @@ class _Builder:
     def __init__(self, device: str) -> None:
         self.device = device
         self.actual = True  # probing the network's own input (not an aux head's stand-in)
+        self.input_size, self.outputs = SizeOf(), Outputs()
+        self.forks: list[SizeOf] = []  # the enclosing merges' and heads' input sizes
 
     def items(self, items, x):
         modules = []
@@ -375,28 +497,64 @@ class _Builder:
             return Sequence(body, item.label), x
         if isinstance(item, Branches) and item.op == "aux":
             return self.aux(item, x), x
+        if isinstance(item, Branches) and item.op == "head":
+            fork = self.fork(x)
+            try:
+                body, _ = self.items(item.branches[0], x)
+            finally:
+                self.forks.pop()
+            return Head(body, self.outputs, fork), x
         if isinstance(item, Branches):
-            branches, outs = [], []
-            parts = x.chunk(len(item.branches), dim=1) if item.op == "split" else \
-                [x] * len(item.branches)
-            for branch, part in zip(item.branches, parts):
-                body, out = self.items(branch, part)
-                branches.append(nn.Sequential(*body))
-                outs.append(out)
-            merge = Merge(item.op)
-            return Parallel(branches, merge), self.tag(merge, item.op, outs, x.shape)
+            return self.parallel(item, x)
         _, c, h, w = x.shape
+        sizes = {"input": self.input_size, **({"branch": self.forks[-1]} if self.forks else {})}
         try:
-            m = _layer_module(item, int(c), int(h), int(w))
+            m = _layer_module(item, int(c), int(h), int(w), sizes)
         except (RuntimeError, ValueError) as e:
             raise _TorchFailed(item, tuple(x.shape), e) from None
         return m.eval(), self.tag(m, item, x, x.shape)
 
+    def fork(self, x) -> SizeOf:
+        size = SizeOf()
+        size.hw = x.shape[-2:]
+        self.forks.append(size)
+        return size
+
+    def parallel(self, item: Branches, x):
+        """A merge: the branches on ``x`` (or its slices), crops last (they need the size of
+        a branch without one), each kept in its place."""
+        n = len(item.branches)
+        parts = x.chunk(n, dim=1) if item.op == "split" else [x] * n
+        cropping = [_crop_at(b) for b in item.branches]
+        modules, outs = [None] * n, [None] * n
+        fork = self.fork(x)
+        try:
+            for i in sorted(range(n), key=lambda i: cropping[i] is not None):
+                at = cropping[i]
+                if at is None:
+                    body, outs[i] = self.items(item.branches[i], parts[i])
+                    modules[i] = nn.Sequential(*body)
+                    continue
+                ref = next(o for o, c in zip(outs, cropping) if c is None)
+                before, y = self.items(item.branches[i][:at], parts[i])
+                crop = CenterCrop()
+                crop.symcnn_layer = item.branches[i][at]
+                y = self.run(crop, item.branches[i][at], (y, ref), y.shape)
+                after, outs[i] = self.items(item.branches[i][at + 1:], y)
+                modules[i] = CroppingBranch(before, crop, after)
+        finally:
+            self.forks.pop()
+        merge = Merge(item.op)
+        return Parallel(modules, merge, fork), self.tag(merge, item.op, outs, x.shape)
+
     def tag(self, module, layer, x, shape):
         """Mark ``module`` as the row of ``layer`` and run it on ``x``."""
         module.symcnn_layer = layer
+        return self.run(module, layer, (x,), shape)
+
+    def run(self, module, layer, args, shape):
         try:
-            out = module(x)
+            out = module(*args)
         except NotImplementedError:
             raise  # no meta kernel: the caller builds on the CPU instead
         except (RuntimeError, ValueError, IndexError) as e:
@@ -439,11 +597,33 @@ def _quiet():
         yield
 
 
+def _crop_at(branch) -> int | None:
+    """The index of the crop among a branch's items (None: no crop); a crop nested in a
+    block of the branch has no torch module here."""
+    at = [i for i, item in enumerate(branch) if isinstance(item, Crop)]
+    if not at and _nested_crop(branch):
+        raise SymCNNError("to_torch builds a crop that sits directly in a branch of its "
+                          "merge (cat(crop | …)), not one inside a block or repeat there")
+    return at[0] if at else None
+
+
+def _nested_crop(items) -> bool:
+    for item in items:
+        inner = item.body if isinstance(item, Repeat) else \
+            item.items if isinstance(item, Block) else ()
+        if any(isinstance(i, Crop) for i in inner) or _nested_crop(inner):
+            return True
+    return False
+
+
 def _build(items, size: tuple[int, int, int], device: str) -> Net:
     h, w, c = size
     with _quiet(), torch.device(device), torch.no_grad():
-        modules, _ = _Builder(device).items(items, torch.zeros(1, c, h, w))
-    return Net(modules, (c, h, w)).eval()
+        builder = _Builder(device)
+        x = torch.zeros(1, c, h, w)
+        builder.input_size.hw = x.shape[-2:]
+        modules, _ = builder.items(items, x)
+    return Net(modules, (c, h, w), builder.input_size, builder.outputs).eval()
 
 
 def _materialise(model: Net, device) -> Net:

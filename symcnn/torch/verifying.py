@@ -101,9 +101,9 @@ def _expected(items, rows) -> list[tuple[int, bool]]:
             elif isinstance(item, Block):
                 sub, shape = walk(item.items, shape, aux)
                 seq += sub
-            elif isinstance(item, Branches) and item.op == "aux":
-                for branch in item.branches:
-                    sub, _ = walk(branch, shape, True)
+            elif isinstance(item, Branches) and item.op in ("aux", "head"):
+                for branch in item.branches:  # a head runs; an aux head does not
+                    sub, _ = walk(branch, shape, item.op == "aux" or aux)
                     seq += sub
             elif isinstance(item, Branches):
                 part = shape
@@ -160,13 +160,17 @@ def _forward(model: Net, size, device: str) -> _Run:
             flops_before[id(module)] = counter.get_total_flops()
 
         def post(module, args, out):
-            run.events.append((module, tuple(out.shape),
-                               counter.get_total_flops() - flops_before.pop(id(module))))
+            ran.setdefault(id(module), []).append((
+                module, tuple(out.shape),
+                counter.get_total_flops() - flops_before.pop(id(module))))
 
+        ran: dict[int, list] = {}
+        order = []
         for m, aux in _row_modules(model):
             if aux:
                 run.aux_modules.append(m)
             else:
+                order.append(m)
                 handles.append(m.register_forward_pre_hook(pre))
                 handles.append(m.register_forward_hook(post))
         try:
@@ -182,6 +186,8 @@ def _forward(model: Net, size, device: str) -> _Run:
         finally:
             for handle in handles:
                 handle.remove()
+            # in build order, which is the rows' order (a merge runs its crops last)
+            run.events = [e for m in order for e in ran.get(id(m), ())]
     run.total_flops = counter.get_total_flops() if run.failure is None else None
     return run
 
