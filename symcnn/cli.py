@@ -428,10 +428,11 @@ def _zoo_listing() -> str:
         if zoo.family(name) != last:
             last = zoo.family(name)
             rows.append((f"{last}:", "", "", "", ""))
-        side = zoo.native_size(name)
-        t = analyze(name, (side, side, 3)).totals
+        side, spec = zoo.native_size(name), zoo.load(name).input
+        c = spec.channels if spec is not None and isinstance(spec.channels, int) else 3
+        t = analyze(name, (side, side, c)).totals
         rows.append((f"  {name}", f"{t['params']:,}", f"{human(t['macs'])}",
-                     f"{side}×{side}", zoo.describe(name)))
+                     f"{side}×{side}×{c}", zoo.describe(name)))
     out = aligned([["network", "params", "MACs", "at", ""], *map(list, rows)], {1, 2})
     return "\n".join(out + ["", f"{len(zoo.names())} networks; MACs per image (1 MAC = 2 "
                              "FLOPs); symcnn NAME --input HxWx3 for the formulas"])

@@ -47,9 +47,18 @@ def family(name: str) -> str:
     return re.match(r"(?:wide_)?[a-z]+(?:_v[0-9])?", name).group(0)
 
 
+# The input side a model is published at, where it is not 224: torchvision's weights'
+# crop size (segmentation: resize size), the CIFAR ResNets' 32, U-Net's 572.
+_NATIVE = {"efficientnet_b1": 240, "efficientnet_b2": 288, "efficientnet_b3": 300,
+           "efficientnet_b4": 380, "efficientnet_b5": 456, "efficientnet_b6": 528,
+           "efficientnet_b7": 600, "efficientnet_v2_s": 384, "efficientnet_v2_m": 480,
+           "efficientnet_v2_l": 480, "regnet_y_128gf": 384, "unet": 572}
+_NATIVE_PREFIX = (("cifar_", 32), ("inception", 299), ("fcn_", 520), ("deeplabv3_", 520),
+                  ("lraspp_", 520))
+
+
 def native_size(name: str) -> int:
-    """The input side the model is published at (Inception-v3: 299, the CIFAR ResNets: 32,
-    the others 224)."""
-    if name.startswith("cifar_"):
-        return 32
-    return 299 if name.startswith("inception") else 224
+    """The input side the model is published at (224 unless _NATIVE says otherwise)."""
+    if name in _NATIVE:
+        return _NATIVE[name]
+    return next((side for prefix, side in _NATIVE_PREFIX if name.startswith(prefix)), 224)

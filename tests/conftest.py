@@ -12,7 +12,9 @@ import pytest
 
 from symcnn.expand import expand
 from symcnn.layers import (FC, SE, AdaptiveAvgPool, BatchNorm, Block, Branches, ChannelPad,
-                           Conv, Elementwise, GroupNorm, Pool, PReLU, Repeat)
+                           Conv, Crop, Elementwise, GroupNorm, Pool, PReLU, Repeat,
+                           TransposedConv, Upsample)
+
 
 
 def windows(x: int, k: int, s: int, p: int, d: int = 1, ceil: bool = False) -> int:
@@ -31,31 +33,69 @@ def brute(network, h: int, w: int, c: int):
     {params, macs, activations, buffers} (activations exclude the input). Written
     independently of symcnn.shapes."""
     acc = {"params": 0, "macs": 0, "activations": 0, "buffers": 0}
-    h, w, c = _walk(expand(network), h, w, c, acc)
+    h, w, c = _walk(expand(network), h, w, c, acc, {"input": (h, w)})
     return h, w, c, acc
 
 
-def _walk(items, h, w, c, acc):
+def _has_crop(items) -> bool:
+    return any(isinstance(i, Crop) or (isinstance(i, Block) and _has_crop(i.items)) or
+               (isinstance(i, Repeat) and _has_crop(i.body)) for i in items)
+
+
+def _walk(items, h, w, c, acc, ctx):
+    """ctx: "input" (the network input's H, W), "fork" (the enclosing merge's or head's
+    input H, W), "target" (the H, W its crops crop to)."""
     for item in items:
         if isinstance(item, Repeat):
             for _ in range(item.count):
-                h, w, c = _walk(item.body, h, w, c, acc)
+                h, w, c = _walk(item.body, h, w, c, acc, ctx)
             continue
         if isinstance(item, Block):
-            h, w, c = _walk(item.items, h, w, c, acc)
+            h, w, c = _walk(item.items, h, w, c, acc, ctx)
+            continue
+        if isinstance(item, Branches) and item.op == "head":  # runs; the path goes on
+            _walk(item.branches[0], h, w, c, acc, {**ctx, "fork": (h, w)})
             continue
         if isinstance(item, Branches):
             cin = c
             if item.op == "split":
                 assert c % len(item.branches) == 0, "split: channels do not divide"
                 cin = c // len(item.branches)
-            outs = [_walk(b, h, w, cin, acc) for b in item.branches]
-            assert all(o[:2] == outs[0][:2] for o in outs)
-            if item.op == "add":
+            inner = {**ctx, "fork": (h, w)}
+            fixed = {i: _walk(b, h, w, cin, acc, inner) for i, b in enumerate(item.branches)
+                     if not _has_crop(b)}
+            target = {**inner, "target": next(iter(fixed.values()))[:2]} if fixed else inner
+            outs = [fixed[i] if i in fixed else _walk(b, h, w, cin, acc, target)
+                    for i, b in enumerate(item.branches)]
+            if item.op == "mul":  # broadcast: the same channels, the same H×W or 1×1
+                big = [o for o in outs if o[:2] != (1, 1)] or outs
+                assert all(o == big[0] for o in big) and all(o[2] == big[0][2] for o in outs)
+                h, w, c = big[0]
+            elif item.op == "add":
+                assert all(o[:2] == outs[0][:2] for o in outs)
                 assert all(o == outs[0] for o in outs)
                 h, w, c = outs[0]
             else:
+                assert all(o[:2] == outs[0][:2] for o in outs)
                 h, w, c = outs[0][0], outs[0][1], sum(o[2] for o in outs)
+        elif isinstance(item, TransposedConv):
+            (kh, kw), s, d, p = item.kernel, item.stride, item.dilation, item.padding
+            oh = (h - 1) * s - 2 * p + d * (kh - 1) + item.output_padding + 1
+            ow = (w - 1) * s - 2 * p + d * (kw - 1) + item.output_padding + 1
+            per_position = kh * kw * (c // item.groups) * item.filters
+            acc["params"] += per_position + (item.filters if item.bias else 0)
+            acc["macs"] += per_position * h * w  # per input position (FlopCounterMode)
+            h, w, c = oh, ow, item.filters
+        elif isinstance(item, Upsample):
+            if item.scale is not None:
+                h, w = h * item.scale[0], w * item.scale[1]
+            else:
+                h, w = item.size if isinstance(item.size, tuple) else \
+                    ctx["input" if item.size == "input" else "fork"]
+        elif isinstance(item, Crop):
+            th, tw = ctx["target"]
+            assert th <= h and tw <= w, "crop: larger than its input"
+            h, w = th, tw
         elif isinstance(item, Conv):
             (kh, kw), s, d = item.kernel, item.stride, item.dilation
             g, cout = (c, c) if item.depthwise else (item.groups, item.filters)

@@ -146,11 +146,11 @@ def test_list_shows_params_macs_and_descriptions_by_family(capsys):
     code, out, _ = run(capsys, "--list")
     lines = out.splitlines()
     row = next(l for l in lines if l.split()[:1] == ["resnet50"])
-    assert row.split()[1:5] == ["25,557,032", "4.09", "G", "224×224"]
+    assert row.split()[1:5] == ["25,557,032", "4.09", "G", "224×224×3"]
     assert "Bottleneck, layers [3, 4, 6, 3]" in row
     inception = next(l for l in lines if l.split()[:1] == ["inception_v3"])
-    assert "27,161,264" in inception and "299×299" in inception
+    assert "27,161,264" in inception and "299×299×3" in inception
     cifar = next(l for l in lines if l.split()[:1] == ["cifar_resnet20"])
-    assert cifar.split()[1:5] == ["269,722", "40.55", "M", "32×32"]
+    assert cifar.split()[1:5] == ["269,722", "40.55", "M", "32×32×3"]
     assert lines.index("resnet:") < lines.index(row) < lines.index("resnext:")
     assert lines[-1].startswith(f"{len(symcnn.zoo_names())} networks")

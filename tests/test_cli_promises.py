@@ -43,7 +43,7 @@ CASES = [
     ("a family name", ["resnet"], 2, None,
      r"did you mean resnet18, resnet34 or resnet50\? \(symcnn --list\)"),
     ("a family one letter from another", ["regnet"], 2, None,
-     r"did you mean regnet_x_400mf or regnet_y_400mf\?"),
+     r"did you mean regnet_x_8gf, regnet_y_8gf or regnet_x_16gf\?"),
     ("a missing letter", ["dense121"], 2, None, r"did you mean densenet121\?"),
     ("zoo names ignore case", ["VGG16", "-i", "224x224x3"], 0, VGG16_PARAMS, None),
     ("no close name: the notation error, and --list",

@@ -2,6 +2,7 @@
 included; the nested-floor rewrite against nested floors; the divisible form."""
 
 import itertools
+import math
 import random
 from pathlib import Path
 
@@ -33,6 +34,11 @@ NETWORKS = {
     "ceil": "conv3-8/2 pool3/2ceil conv3-8 pool2/2ceil pool3/3p1ceil avgpool2/3ceil fc5",
     "branches": "conv3-16/2 cat(conv1-8 | conv1-4 conv3-8 | pool3/1p1ceil conv1-4) "
                 "cat( | bn relu conv1-8 conv3-4) dw3/2 se(4) conv3-12g4d2 gap fc3",
+    "dense": "conv3-8/2 head(conv1-3 bilinear-input) pool3/2p1 "
+             "cat(conv1-8 | gap conv1-8 nearest-branch) tconv3-8/2p1o1 nearest2 conv3-6/2 "
+             "mul(conv1-6 | gap conv1-6 sigmoid) bilinear2x4 conv3-5/4 bilinear-input",
+    "unet": "conv3-8p0 relu conv3-8p0 cat(crop | pool2 conv3-16p0 conv3-16p0 cat(crop | pool2 "
+            "conv3-32p0 tconv2-16/2) conv3-16p0 tconv2-8/2) conv3-8p0 conv1-2",
 }
 SIZES = ([(s, s) for s in range(64, 260, 3)] + [(225, 225), (227, 227), (160, 240),
          (240, 160), (97, 301), (513, 129)] +
@@ -157,6 +163,36 @@ def test_dim_minimum_and_expr(dim):
     assert dim.at(m) >= 1 and (m == 1 or dim.at(m - 1) < 1)
     for x in range(1, 200):
         assert dim.expr().subs(H, x) == dim.at(x)
+
+
+@pytest.mark.parametrize("seed", range(30))
+def test_dim_chain_with_upsampling_equals_integer_arithmetic(seed):
+    """m·⌊(H + o)/d⌋ + a stays exact through upsamplings (× s) and floor divisions by a
+    stride that divides the multiplier, or where the multiplier's part of it divides."""
+    rng = random.Random(seed)
+    dim, ops = Dim("H"), []
+    for _ in range(rng.randint(1, 8)):
+        op = (rng.choice("+*/"), rng.randint(-5, 5) if rng.random() < 0.4 else rng.randint(1, 4))
+        if op[0] == "/" and op[1] < 1 or op[0] == "*" and op[1] < 1:
+            continue
+        if op[0] == "/" and dim.mul % op[1] and math.gcd(dim.mul, op[1]) != dim.mul:
+            continue  # not one floor of H: symcnn says so (below)
+        ops.append(op)
+        dim = dim + op[1] if op[0] == "+" else dim * op[1] if op[0] == "*" else dim // op[1]
+        if isinstance(dim, int):
+            return
+    for x in range(1, 400):
+        v = x
+        for kind, n in ops:
+            v = v + n if kind == "+" else v * n if kind == "*" else v // n
+        assert dim.at(x) == v
+
+
+def test_a_stride_that_does_not_divide_an_upsampling_is_refused_symbolically():
+    with pytest.raises(symcnn.ShapeError, match=r"layer 'conv3-4/2' .*not one floor of the "
+                       r"input size: analyse a concrete input"):
+        symcnn.analyze("nearest3 conv3-4/2", "HxWx3")
+    assert symcnn.analyze("nearest3 conv3-4/2", (7, 9, 3)).rows[-1].out == (11, 14, 4)
 
 
 def test_nested_floors_collapse():

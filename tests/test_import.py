@@ -1,8 +1,11 @@
 """symcnn.torch.from_torch against real torchvision models and hostile modules.
 
-- Every torchvision CNN the notation can express imports with params, BN buffers and MACs
-  (FlopCounterMode / 2) equal to the real model's at 224×224 (the import's own
-  self-check) and at 225×227 (checked here, from the imported formulas).
+- Every torchvision CNN imports with params, BN buffers and MACs (FlopCounterMode / 2)
+  equal to the real model's at 224×224 (the import's own self-check) and at 225×227
+  (checked here, from the imported formulas); the 6 segmentation models, with their aux
+  heads, at 520×520 and 481×353.
+- Every zoo file that is a torchvision model equals the real model at 160×240 (segmentation:
+  520×520 and 481×353) and its published params and GFLOPS.
 - Importing a torchvision model gives the same formulas as its zoo file; importing
   ``to_torch(zoo model)`` gives back the zoo model's formulas.
 - Unmapped operations, untraceable control flow and shared weights raise errors that name
@@ -60,11 +63,19 @@ PUBLISHED_KWARGS = {"googlenet": '{"aux_logits": false, "init_weights": false}',
                     "inception_v3": '{"init_weights": false}'}
 
 
+SEGMENTATION = sorted(tvm.list_models(module=tvm.segmentation)) if torchvision else []
+# fcn and deeplabv3 as their published weights define them: with the aux head, which runs
+for _name in SEGMENTATION:
+    PUBLISHED_KWARGS[_name] = '{"weights": null, "weights_backbone": null%s}' % (
+        "" if _name.startswith("lraspp") else ', "aux_loss": true')
+
+
 def build(name: str):
     """The torchvision model on the meta device, through the CLI's MODULE:CALLABLE loader
     (which builds RegNet, whose constructor computes with tensors, on the CPU first)."""
     from symcnn.torch.loading import load
-    return load(f"torchvision.models:{name}", PUBLISHED_KWARGS.get(name))
+    where = "torchvision.models.segmentation" if name in SEGMENTATION else "torchvision.models"
+    return load(f"{where}:{name}", PUBLISHED_KWARGS.get(name))
 
 
 def torch_counts(model, size):
@@ -89,6 +100,38 @@ def test_torchvision_cnn_imports_exactly(name):
         assert {q: t[q] for q in ("params", "buffers", "macs")} == torch_counts(model, size)
 
 
+def test_the_segmentation_cnns_are_all_there():
+    assert SEGMENTATION == ["deeplabv3_mobilenet_v3_large", "deeplabv3_resnet101",
+                            "deeplabv3_resnet50", "fcn_resnet101", "fcn_resnet50",
+                            "lraspp_mobilenet_v3_large"]
+
+
+@pytest.mark.parametrize("name", SEGMENTATION)
+def test_torchvision_segmentation_cnn_imports_exactly(name):
+    model = build(name)
+    net = from_torch(model)  # self-checked at 224×224
+    assert symcnn.parse(str(net)) == net
+    for size in ((520, 520, 3), (481, 353, 3)):
+        t = symcnn.analyze(net, size).totals
+        assert {q: t[q] for q in ("params", "buffers", "macs")} == torch_counts(model, size)
+
+
+def test_fcn_reads_with_its_running_aux_head():
+    lines = str(from_torch(build("fcn_resnet50"))).splitlines()
+    assert "bottleneck(256, 1, 1, 1024) bottleneck_2(256, 2, 1024)x5  # backbone.layer3" in lines
+    assert lines[lines.index("bottleneck(256, 1, 1, 1024) bottleneck_2(256, 2, 1024)x5  "
+                             "# backbone.layer3") + 1] == \
+        "head(conv3-256nb bn relu dropout conv1-21 bilinear-input)  # aux_classifier"
+    assert lines[-2:] == ["fcnhead()  # classifier", "bilinear-input  # forward"]
+
+
+def test_deeplabv3_reads_with_image_pooling_and_lraspp_with_a_product():
+    text = str(from_torch(build("deeplabv3_resnet50")))
+    assert "| gap conv1-256nb bn relu bilinear-branch)" in text
+    text = str(from_torch(build("lraspp_mobilenet_v3_large")))
+    assert "mul(conv1-128nb bn relu | gap conv1-128nb sigmoid) bilinear-branch conv1-21)" in text
+
+
 def test_shufflenet_reads_as_split_and_shuffle():
     text = str(from_torch(build("shufflenet_v2_x1_0")))
     assert "def invertedresidual_2(a) = (split( | conv1-anb bn relu dw3nb bn conv1-anb bn " \
@@ -97,7 +140,39 @@ def test_shufflenet_reads_as_split_and_shuffle():
 
 
 ZOO_TORCHVISION = {n: n.replace("_noaux", "") for n in symcnn.zoo_names()
-                   if not n.startswith("cifar_")}  # the CIFAR ResNets are not torchvision's
+                   if not n.startswith("cifar_") and n != "unet"}  # not torchvision's
+
+
+def _native(name: str) -> tuple[int, int, int]:
+    """The size torchvision publishes a model's GFLOPS at: its weights' crop (classification)
+    or resize (segmentation) size."""
+    t = tvm.get_model_weights(name).DEFAULT.transforms()
+    side = (getattr(t, "crop_size", None) or t.resize_size)[0]
+    return side, side, 3
+
+
+@pytest.mark.parametrize("name", sorted(ZOO_TORCHVISION))
+def test_zoo_counts_equal_the_real_model_and_the_published_numbers(name):
+    """The zoo file against the real torchvision model at 160×240 (segmentation: 520×520
+    and 481×353), and against the published weights' metadata: params, and GFLOPS at the
+    published size (torchvision's "GFLOPS" are MACs)."""
+    tv = ZOO_TORCHVISION[name]
+    if tv == "inception_v3":
+        with torch.device("meta"):
+            model = tvm.inception_v3(init_weights=False, aux_logits=name == "inception_v3")
+    else:
+        model = build(tv)
+    sizes = [(520, 520, 3), (481, 353, 3)] if tv in SEGMENTATION else [(160, 240, 3)]
+    for size in sizes:
+        t = symcnn.analyze(name, size).totals
+        assert {q: t[q] for q in ("params", "buffers", "macs")} == torch_counts(model, size)
+    meta = tvm.get_model_weights(tv).DEFAULT.meta
+    native = _native(tv)
+    assert symcnn.zoo.native_size(name) == native[0]
+    t = symcnn.analyze(name, native).totals
+    if name != "inception_v3_noaux":
+        assert t["params"] == meta["num_params"]
+    assert round(t["macs"] / 1e9, 3) == meta["_ops"]
 
 
 @pytest.mark.parametrize("name", sorted(ZOO_TORCHVISION))
@@ -177,7 +252,7 @@ class WithFFT(nn.Module):
     def __init__(self):
         super().__init__()
         self.conv = nn.Conv2d(3, 8, 3)
-        self.up = nn.ConvTranspose2d(8, 8, 2, 2)
+        self.up = nn.ReflectionPad2d(1)
 
     def forward(self, x):
         x = self.conv(x)
@@ -213,7 +288,42 @@ class TwoOutputs(nn.Module):
 
     def forward(self, x):
         y = self.conv(x)
-        return y, y.relu()
+        return y.relu(), y  # the second output is on the way to the first: not a head
+
+
+class HeadFromTwoPlaces(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.a, self.b = nn.Conv2d(3, 8, 3, padding=1), nn.Conv2d(8, 8, 3, padding=1)
+
+    def forward(self, x):
+        y = self.a(x)
+        z = self.b(y)
+        return z.relu(), y + z  # the second output leaves the main path at y and at z
+
+
+class SegmentationLike(nn.Module):
+    """torchvision's pattern: a dict of outputs, heads upsampled to the input's size, a
+    transposed conv, and an upsampling to the size of a merge's input."""
+
+    def __init__(self):
+        super().__init__()
+        self.stem = nn.Conv2d(3, 8, 3, stride=2, padding=1)
+        self.down = nn.Conv2d(8, 16, 3, stride=2, padding=1)
+        self.pool = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Conv2d(16, 16, 1))
+        self.up = nn.ConvTranspose2d(32, 8, 2, stride=2)
+        self.aux = nn.Conv2d(8, 5, 1)
+        self.cls = nn.Conv2d(8, 5, 1)
+
+    def forward(self, x):
+        size = x.shape[-2:]
+        y = self.stem(x)
+        aux = F.interpolate(self.aux(y), size=size, mode="bilinear", align_corners=False)
+        z = self.down(y)
+        p = F.interpolate(self.pool(z), size=z.shape[-2:], mode="nearest")
+        z = self.up(torch.cat([z, p], dim=1))
+        out = F.interpolate(self.cls(z), scale_factor=2, mode="nearest")
+        return {"aux": aux, "out": out}
 
 
 class Crossing(nn.Module):
@@ -238,10 +348,10 @@ def test_unmapped_ops_are_listed_with_path_and_line():
     with pytest.raises(symcnn.UnmappedError) as e:
         from_torch(WithFFT())
     text = str(e.value)
-    assert text.startswith("3 operations symcnn cannot map")  # fft2, .real, the transposed conv
+    assert text.startswith("3 operations symcnn cannot map")  # fft2, .real, the reflection pad
     assert f"test_import.py:{_source_line(WithFFT, 'fft2')}" in text
     assert "torch._C._fft.fft_fft2" in text or "fft2" in text
-    assert "up: ConvTranspose2d at" in text
+    assert "up: ReflectionPad2d at" in text
     assert f"test_import.py:{_source_line(WithFFT, 'self.up')}" in text
     assert len(e.value.ops) == 3 and isinstance(e.value, symcnn.SymCNNError)
 
@@ -258,9 +368,29 @@ def test_shared_weights_are_refused():
         from_torch(Shared())
 
 
-def test_several_outputs_are_refused():
-    with pytest.raises(symcnn.UnmappedError, match=r"several outputs"):
+def test_outputs_that_are_not_heads_are_refused():
+    with pytest.raises(symcnn.SymCNNError, match=r"an output that is also on the way to the "
+                       r"main output"):
         from_torch(TwoOutputs())
+    with pytest.raises(symcnn.SymCNNError, match=r"neither the main one nor a head leaving "
+                       r"the main path at one tensor"):
+        from_torch(HeadFromTwoPlaces())
+
+
+def test_dict_outputs_heads_upsampling_and_transposed_conv_import():
+    net = from_torch(SegmentationLike())
+    assert str(net).splitlines()[1:] == [
+        "conv3-8/2  # stem",
+        "head(conv1-5 bilinear-input)  # aux",
+        "conv3-16/2  # down",
+        "cat( | gap conv1-16 nearest-branch)  # forward",
+        "tconv2-8/2  # up",
+        "conv1-5  # cls",
+        "nearest2  # forward"]
+    for size in ((64, 64, 3), (45, 71, 3)):
+        t = symcnn.analyze(net, size).totals
+        assert {q: t[q] for q in ("params", "buffers", "macs")} == \
+            torch_counts(SegmentationLike(), size)
 
 
 def test_branches_that_do_not_nest_are_refused():

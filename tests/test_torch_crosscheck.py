@@ -229,6 +229,22 @@ RESBLOCK = ("def b(w, s=1) = (res(conv1-wnb bn relu conv3-w/snb bn | conv1-w/snb
             "b(8) b(16, 2)x2")
 
 NEW_CASES = [
+    # transposed convs: stride, padding, output padding, dilation, groups, no bias
+    ("conv3-8 tconv2-4/2 tconv3-6/2p1o1 relu tconv4-6/3p2d2g2nb", (7, 9, 3)),
+    ("tconv3x5-8 tconv1-4/3o2", (5, 11, 4)),
+    # upsampling: by a scale, to a size, to the input's, to the merge's input's
+    ("conv3-8/2 nearest2 conv3-4/2 bilinear2x3 pool2", (31, 29, 3)),
+    ("conv3-8/2 pool2 bilinear-13x17 conv3-4/2 nearest-input", (31, 29, 3)),
+    ("conv3-8/2 cat(conv1-8 | gap conv1-8 bn relu bilinear-branch | pool2 nearest-branch)",
+     (15, 17, 3)),
+    # heads that run beside the main path; element-wise products of branches
+    ("conv3-8/2 head(conv1-2 bilinear-input) conv3-4/2 head(conv1-3 nearest-branch) fc5",
+     (16, 18, 3)),
+    ("mul(conv1-8 relu | gap conv1-8 sigmoid) add(conv3-8 | mul( | conv1-8 sigmoid))",
+     (15, 17, 3)),
+    # crops to a merge's size (U-Net's skip connections), odd sizes
+    ("conv3-8p0 cat(crop | pool2 conv3-16p0 tconv2-8/2) conv3-4p0", (61, 67, 1)),
+    ("add(conv3-8p0 conv3-8p0 | crop relu) cat(crop | conv5-4p0)", (33, 20, 8)),
     # channel split and shuffle (ShuffleNet V2's units), odd sizes, three-way split
     ("conv3-24/2 split( | conv1-12nb bn relu dw3nb bn conv1-12nb bn relu) shuffle", (29, 35, 3)),
     ("conv3-12 cat(dw3/2nb bn conv1-6nb | conv1-6 dw3/2) shuffle split(relu | conv1-6)",

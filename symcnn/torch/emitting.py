@@ -1,7 +1,9 @@
 """Nested entries → readable notation: one line per top-level submodule, blocks as ``def``s.
 
 - Every top-level child of the module gets one line, ending in ``# child.path`` (work done
-  in the root's own ``forward`` gets ``# forward``).
+  in the root's own ``forward`` gets ``# forward``); the children of a top-level dict of
+  stages (torchvision's ``IntermediateLayerGetter``) get one each; a head leaving the main
+  path gets the line of the modules it runs.
 - A block is a run of entries inside one instance of a user-defined module class (not a
   ``torch.nn`` class; the outermost one below the root): ResNet's ``Bottleneck``,
   MobileNet's ``InvertedResidual``. The instances of a class with the same structure share
@@ -47,22 +49,33 @@ def _custom(m: nn.Module) -> bool:
 
 
 def _block_of(e: Entry, root: nn.Module) -> str | None:
-    """The outermost user-defined module (below the root) that holds all of ``e``."""
+    """The outermost user-defined module (below the root and below a top-level dict of
+    stages) that holds all of ``e``."""
     path = _common([op.module for op in e.ops()])
     parts = path.split(".") if path else []
     for i in range(1, len(parts) + 1):
         p = ".".join(parts[:i])
         try:
-            if _custom(root.get_submodule(p)):
-                return p
+            m = root.get_submodule(p)
         except AttributeError:
             return None
+        if _custom(m) and not (i == 1 and isinstance(m, nn.ModuleDict)):
+            return p
     return None
 
 
-def _top(e: Entry) -> str:
-    path = _common([op.module for op in e.ops()])
-    return path.split(".")[0] if path else ""
+def _top(e: Entry, root: nn.Module) -> str:
+    """The line ``e`` goes on: its top-level submodule, or the stage below a top-level dict
+    of stages (torchvision's IntermediateLayerGetter: ``backbone.layer3``). A head goes on
+    the line of the modules it runs (``aux_classifier``), not of the forward that calls
+    them."""
+    modules = [op.module for op in e.ops()]
+    if e.kind == "head":
+        modules = [m for m in modules if m] or modules
+    parts = _common(modules).split(".")
+    if parts[0] and len(parts) > 1 and isinstance(root.get_submodule(parts[0]), nn.ModuleDict):
+        return ".".join(parts[:2])
+    return parts[0]
 
 
 # ------------------------------------------------------------------ anti-unification
@@ -197,7 +210,7 @@ def emit(entries: list[Entry], root: nn.Module, channels: int) -> tuple[str, tup
     (items on the line, module path) per line, for ``Network.layout``."""
     lines: list[tuple[str, list]] = []       # (top module, [unit]) in order
     for e in entries:
-        top = _top(e)
+        top = _top(e, root)
         if not lines or lines[-1][0] != top:
             lines.append((top, []))
         lines[-1][1].append(e)

@@ -11,7 +11,13 @@ Rewrites first, so that torchvision's code reads as the notation does:
   (DenseNet concatenates every earlier map in each layer);
 - ``x * f(x)`` with f = pool to 1×1, 1×1 conv, activation, 1×1 conv back to C, activation
   is squeeze-and-excitation ``se(q)``;
-- a ``chunk`` into n channel slices whose branches are concatenated again is ``split(…)``.
+- a ``chunk`` into n channel slices whose branches are concatenated again is ``split(…)``;
+- any other product of branches is ``mul(…)``;
+- every output besides the main one (a dict's ``"out"``, else the first) is a head: the ops
+  only it needs, which must leave the main path at one tensor, become ``head(…)`` right
+  after that tensor (FCN's and DeepLabV3's aux classifiers);
+- an upsampling to another tensor's size must be to the input of the innermost merge or
+  head it sits in (``bilinear-branch``).
 """
 
 from __future__ import annotations
@@ -75,12 +81,63 @@ def _resolve(ops: list[Op]) -> list[Op]:
                     break
             cats[key] = op
         kept.append(op)
-    for op in kept:
-        op.users = []
-    for op in kept:
-        for a in dict.fromkeys(op.args):
-            a.users.append(op)
+        if op.size_of is not None:
+            op.size_of = r(op.size_of)
     return kept
+
+
+def _link(ops: list[Op]) -> None:
+    """Set every op's ``users`` to the ops of ``ops`` that read it."""
+    inside = {id(op) for op in ops}
+    for op in ops:
+        op.users = []
+    for op in ops:
+        for a in dict.fromkeys(op.args):
+            if id(a) in inside:
+                a.users.append(op)
+
+
+def _reaching(ends, stop: set[int] = frozenset()) -> tuple[set[int], list[Op]]:
+    """The ids of the ops ``ends`` depend on, not looking past the ops in ``stop`` (which
+    are returned, as the entries)."""
+    seen, entries, stack = set(), [], list(ends)
+    while stack:
+        op = stack.pop()
+        if id(op) in stop:
+            if op not in entries:
+                entries.append(op)
+            continue
+        if id(op) in seen:
+            continue
+        seen.add(id(op))
+        stack.extend(op.args)
+    return seen, entries
+
+
+def _split_heads(ops: list[Op]) -> tuple[list[Op], dict[int, list[list[Op]]]]:
+    """The main path's ops, and per op where a head leaves it, the heads' op lists (the
+    leaving op first, then the head's ops, then an output)."""
+    out = ops[-1]
+    main, extras = out.args[0], out.args[1:]
+    out.args = [main]
+    if not extras:
+        return ops, {}
+    reach, _ = _reaching([main])
+    heads: dict[int, list[list[Op]]] = {}
+    taken: set[int] = set()
+    for x in extras:
+        if id(x) in reach:
+            raise StructureError(f"{_at(x)}: an output that is also on the way to the main "
+                                 "output (a head must branch off the main path)")
+        part, entries = _reaching([x], reach)
+        if len(entries) != 1 or part & taken:
+            raise StructureError(f"{_at(x)}: an output that is neither the main one nor a "
+                                 "head leaving the main path at one tensor (symcnn imports "
+                                 "one main output and heads beside it)")
+        taken |= part
+        body = [op for op in ops if id(op) in part]
+        heads.setdefault(id(entries[0]), []).append([entries[0], *body, Op("output", [x])])
+    return [op for op in ops if id(op) in reach or op is out], heads
 
 
 def _post_dominators(ops: list[Op]) -> dict[int, Op]:
@@ -110,14 +167,41 @@ def _post_dominators(ops: list[Op]) -> dict[int, Op]:
     return ipdom
 
 
+def _last(body: list[Entry]) -> Op:
+    """The op a branch ends with (its last entry that is not a head)."""
+    return next(e.op for e in reversed(body) if e.kind != "head")
+
+
 def _at(op: Op) -> str:
     return f"{op.module or '(root)'} ({op.where})"
 
 
 class _Builder:
-    def __init__(self, ops: list[Op]) -> None:
-        self.ops = ops
+    def __init__(self, ops: list[Op], heads: dict, forks: list[Op]) -> None:
+        self.ops, self.heads = ops, heads
         self.ipdom = _post_dominators(ops)
+        self.rank = {id(op): i for i, op in enumerate(ops)}
+        self.forks = forks  # the inputs of the enclosing merges and heads, innermost last
+
+    def entries(self, entry: Entry, op: Op) -> list[Entry]:
+        """``entry`` (the entry of ``op``), then the heads leaving the main path at ``op``."""
+        out = [entry]
+        for head in self.heads.pop(id(op), ()):
+            users = op.users  # on the main path; the head's own while it is built
+            _link(head)
+            body = _Builder(head, self.heads, [*self.forks, op]).seq(op, head[-1])
+            op.users = users
+            out.append(Entry(head[-1], [body], "head"))
+        return out
+
+    def layer(self, op: Op) -> Entry:
+        if op.size_of is not None and op.layer is not None and \
+                getattr(op.layer, "size", None) == "branch" and \
+                (not self.forks or op.size_of is not self.forks[-1]):
+            raise StructureError(f"{_at(op)}: an upsampling to the size of a tensor that is "
+                                 "not the input of the merge or head it sits in (the "
+                                 "notation's bilinear-branch); symcnn cannot write it")
+        return Entry(op, layer=op.layer)
 
     def seq(self, start: Op, stop: Op) -> list[Entry]:
         """Entries from after ``start`` up to (not including) ``stop``."""
@@ -133,13 +217,13 @@ class _Builder:
                 entry, n = self.split(n.users[0])
             elif n.users[0].kind == "layer":
                 n = n.users[0]
-                entry = Entry(n, layer=n.layer)
+                entry = self.layer(n)
             else:
                 m = n.users[0]
                 raise StructureError(
                     f"{_at(m)}: a {m.kind} whose inputs do not come from branches of one "
                     "fork (branches that do not nest cannot be written in the notation)")
-            entries.append(entry)
+            entries += self.entries(entry, n)
             if n is stop:
                 return entries
 
@@ -149,19 +233,29 @@ class _Builder:
                                  f"meet again at a {join.kind} ({_at(join)}), not at an add, "
                                  "a concatenation or a multiplication")
         branches, ends = [], []
-        for u in fork.users:
+        self.forks.append(fork)
+        for group in self.groups(fork, join):
+            u = group[0]
             if u is join:
                 branches.append([])
                 ends.append(fork)
                 continue
-            body = [Entry(u, layer=u.layer)] if u.kind == "layer" else None
-            if body is None:
+            if len(group) > 1:  # these meet before the join: a merge that starts the branch
+                users, fork.users = fork.users, group
+                entry, inner = self.merge(fork, self.meet(group))
+                fork.users = users
+                body = self.entries(entry, inner) + self.seq(inner, join)
+            elif u.kind != "layer":
                 raise StructureError(f"{_at(u)}: a {u.kind} right after a fork")
-            body += self.seq(u, join)
+            else:
+                body = self.entries(self.layer(u), u)
+                if u.users != [join]:
+                    body += self.seq(u, join)
             branches.append(body)
-            ends.append(body[-1].op)
+            ends.append(_last(body))
+        self.forks.pop()
         if sorted(map(id, ends)) != sorted(map(id, join.args)) or \
-                len(join.args) != len(fork.users):
+                len(join.args) != len(ends):
             raise StructureError(f"{_at(join)}: a {join.kind} of tensors that are not the "
                                  "ends of the branches from one fork (branches that do not "
                                  "nest cannot be written in the notation)")
@@ -170,6 +264,47 @@ class _Builder:
         if join.kind == "mul":
             return self.squeeze_excitation(fork, join, branches), join
         return Entry(join, branches, join.kind), join
+
+    def groups(self, fork: Op, join: Op) -> list[list[Op]]:
+        """``fork``'s users grouped by the operand of ``join`` they lead to (a user that is
+        the join itself: an identity branch). A group of several users is a merge of its
+        own inside one branch (LR-ASPP's ``low`` feeds a residual block and the low
+        classifier)."""
+        if len(fork.users) == len(join.args):
+            return [[u] for u in fork.users]
+        low = self.rank[id(fork)]
+        ancestors = {}
+        for a in join.args:
+            seen, stack = set(), [a]
+            while stack:
+                op = stack.pop()
+                if id(op) in seen or self.rank[id(op)] <= low:
+                    continue
+                seen.add(id(op))
+                stack.extend(op.args)
+            ancestors[id(a)] = seen
+        groups: dict[int, list[Op]] = {}
+        for u in fork.users:
+            to = [a for a in join.args if id(u) in ancestors[id(a)]] if u is not join else [u]
+            if len(to) != 1:
+                raise StructureError(f"{_at(fork)}: a tensor whose uses meet again in ways "
+                                     "that do not nest (branches that do not nest cannot be "
+                                     "written in the notation)")
+            groups.setdefault(id(to[0]), []).append(u)
+        return list(groups.values())
+
+    def meet(self, ops: list[Op]) -> Op:
+        """The first op every path from all of ``ops`` reaches (their common post-dominator)."""
+        d = ops[0]
+        for o in ops[1:]:
+            a, b = d, o
+            while a is not b:
+                if self.rank[id(a)] < self.rank[id(b)]:
+                    a = self.ipdom[id(a)]
+                else:
+                    b = self.ipdom[id(b)]
+            d = a
+        return d
 
     def split(self, op: Op) -> tuple[Entry, Op]:
         """A chunk into equal channel slices whose branches meet at a concatenation."""
@@ -180,10 +315,12 @@ class _Builder:
             raise StructureError(f"{_at(op)}: a chunk into channel slices that are not all "
                                  "used and concatenated again (split(…) in the notation)")
         branches, ends = [], []
+        self.forks.append(op.args[0])
         for u in slices:
             body = [] if u.users == [join] else self.seq(u, join)
             branches.append(body)
-            ends.append(body[-1].op if body else u)
+            ends.append(_last(body) if body else u)
+        self.forks.pop()
         if sorted(map(id, ends)) != sorted(map(id, join.args)):
             raise StructureError(f"{_at(join)}: a concatenation of tensors that are not the "
                                  "ends of one chunk's slices")
@@ -201,9 +338,7 @@ class _Builder:
               and isinstance(layers[2], Elementwise) and isinstance(layers[4], Elementwise)
               and layers[3].filters == c)
         if not ok:
-            raise StructureError(f"{_at(join)}: a product of two branches that is not "
-                                 "squeeze-and-excitation (x · act(conv1x1(act(conv1x1("
-                                 "pool(x)))))); symcnn has no notation for it")
+            return Entry(join, branches, "mul")
         return Entry(join, [], "se", SE(layers[1].filters))
 
 
@@ -212,4 +347,8 @@ def structure(ops: list[Op]) -> list[Entry]:
     ops = _resolve(ops)
     if ops[0].kind != "input" or ops[-1].kind != "output":
         raise StructureError("the traced graph has no single input and output")
-    return _Builder(ops).seq(ops[0], ops[-1])
+    ops, heads = _split_heads(ops)
+    _link(ops)
+    builder = _Builder(ops, heads, [])
+    first = builder.entries(Entry(ops[0]), ops[0])[1:]  # heads on the input itself
+    return first + builder.seq(ops[0], ops[-1])

@@ -26,8 +26,9 @@ from torch import nn
 from torch.nn import functional as F
 
 from ..errors import SymCNNError, UnmappedError
-from ..layers import (FC, AdaptiveAvgPool, BatchNorm, ChannelPad, Conv, Elementwise, GroupNorm,
-                      LayerNorm, Pool, PReLU, Scale)
+from ..layers import (FC, AdaptiveAvgPool, BatchNorm, ChannelPad, Conv, Crop, Elementwise,
+                      GroupNorm, LayerNorm, Pool, PReLU, Scale, TransposedConv, Upsample)
+from .building import CenterCrop
 
 __all__ = ["Op", "Traced", "trace", "UnmappedError", "TraceFailed"]
 
@@ -42,7 +43,8 @@ class Op:
     ``args[0]``), "alias" (the same values as ``args[0]``: flatten, view, permute, eval-mode
     stochastic depth), "add", "cat", "mul" (merges of ``args``), "split" (a chunk of
     ``args[0]`` into ``layer`` channel slices), "slice" (slice ``layer`` of a split),
-    "output"."""
+    "output" (``args``: the main output first, then the other outputs of a dict or tuple:
+    heads)."""
     kind: str
     args: list["Op"] = field(default_factory=list)
     layer: object = None
@@ -53,7 +55,7 @@ class Op:
     where: str = ""           # source file and line
     users: list["Op"] = field(default_factory=list)
     name: str = ""
-
+    size_of: "Op | None" = None  # an upsampling to this tensor's H×W, a crop to it
 
 @dataclass
 class Traced:
@@ -70,6 +72,9 @@ class _Tracer(fx.Tracer):
     def __init__(self) -> None:
         super().__init__()
         self.record_stack_traces = True
+
+    def is_leaf_module(self, m: nn.Module, qualname: str) -> bool:
+        return isinstance(m, CenterCrop) or super().is_leaf_module(m, qualname)
 
 
 _ACT_MODULES = [(nn.ReLU6, "relu6"), (nn.ReLU, "relu"), (nn.SiLU, "silu"),
@@ -141,6 +146,42 @@ def _conv(m: nn.Conv2d) -> Conv:
     if m.groups == m.in_channels == m.out_channels and m.groups > 1:
         return Conv((kh, kw), None, stride, padding, d, 1, bias, True)
     return Conv((kh, kw), m.out_channels, stride, padding, d, m.groups, bias)
+
+
+def _tconv(m: nn.ConvTranspose2d) -> TransposedConv:
+    d = _same(_pair(m.dilation), "dilation")
+    if isinstance(m.padding, str):
+        raise _Unmapped("a transposed conv with string padding")
+    return TransposedConv(tuple(m.kernel_size), m.out_channels,
+                          _same(_pair(m.stride), "stride"), _same(_pair(m.padding), "padding"),
+                          _same(_pair(m.output_padding), "output padding"), d, m.groups,
+                          m.bias is not None)
+
+
+def _size_source(size) -> fx.Node | None:
+    """The tensor whose H×W ``size`` is: ``t.shape[-2:]``, ``t.shape[2:]``,
+    ``t.size()[-2:]`` or (``t.shape[2]``, ``t.shape[3]``); None otherwise."""
+    def shape_of(n):
+        if isinstance(n, fx.Node) and n.op == "call_function" and n.target is getattr and \
+                n.args[1] == "shape":
+            return n.args[0]
+        if isinstance(n, fx.Node) and n.op == "call_method" and n.target == "size" and \
+                len(n.args) == 1:
+            return n.args[0]
+        return None
+    def item(n):
+        if isinstance(n, fx.Node) and n.op == "call_function" and \
+                n.target is operator.getitem:
+            return shape_of(n.args[0]), n.args[1]
+        return None, None
+    base, index = item(size)
+    if base is not None and index in (slice(-2, None), slice(2, None)):
+        return base
+    if isinstance(size, (tuple, list)) and len(size) == 2:
+        (a, i), (b, j) = item(size[0]), item(size[1])
+        if a is not None and a is b and (i, j) in ((2, 3), (-2, -1)):
+            return a
+    return None
 
 
 def _pool(op: str, kernel, stride, padding, dilation, ceil) -> Pool:
@@ -224,12 +265,7 @@ class _Mapper:
         if node.op == "placeholder":
             return Op("input", shape=tuple(self.shapes[node]))
         if node.op == "output":
-            out = node.args[0]
-            if not isinstance(out, fx.Node) or self.tensor(out) is None:
-                raise _Unmapped("the forward pass returns several outputs or a container "
-                                "(a tuple, a dict); symcnn imports networks with one output "
-                                "tensor: trace the part that makes it")
-            return Op("output", [self.tensor(out)])
+            return self.output(node.args[0])
         if node.op == "get_attr":
             if str(node.target) in self.attrs:
                 raise _Unmapped("a parameter read more than once (shared weights)")
@@ -263,10 +299,28 @@ class _Mapper:
             return self.method(node, tensors)
         raise _Unmapped(f"fx node kind {node.op}")  # pragma: no cover
 
+    def output(self, out) -> Op:
+        """The main output (a dict's "out", else the first) and the other outputs (heads,
+        e.g. torchvision's {"out": …, "aux": …})."""
+        if isinstance(out, dict):
+            keys = sorted(out, key=lambda k: k != "out")  # "out" first, else as given
+            values = [out[k] for k in keys]
+        else:
+            values = list(out) if isinstance(out, (tuple, list)) else [out]
+        ops = [self.tensor(v) for v in values]
+        if not ops or any(o is None for o in ops):
+            raise _Unmapped("the forward pass returns something other than a tensor or a "
+                            "dict, tuple or list of tensors")
+        return Op("output", ops)
+
     def layer(self, x: Op, layer, layout: str | None = None) -> Op:
         return Op("layer", [x], layer, layout=layout or x.layout)
 
     def module(self, node, m: nn.Module, xs: list[Op]) -> Op:
+        if isinstance(m, CenterCrop) and len(xs) == 2:  # symcnn's own crop (to_torch)
+            op = self.layer(xs[0], Crop())
+            op.size_of = xs[1]
+            return op
         if len(xs) != 1:
             raise _Unmapped(f"a module called on {len(xs)} tensors")
         x = xs[0]
@@ -284,6 +338,10 @@ class _Mapper:
         self.nchw(x, type(m).__name__)
         if type(m) is nn.Conv2d:
             return self.layer(x, _conv(m))
+        if type(m) is nn.ConvTranspose2d:
+            return self.layer(x, _tconv(m))
+        if type(m) in (nn.Upsample, nn.UpsamplingNearest2d, nn.UpsamplingBilinear2d):
+            return self.upsample(node, x, m.mode, m.size, m.scale_factor)
         if type(m) is nn.MaxPool2d:
             if m.return_indices:
                 raise _Unmapped("a max pool that returns indices")
@@ -384,6 +442,9 @@ class _Mapper:
                                            _kw(node, 4, "ceil_mode", False)))
         if t is F.layer_norm:
             return self.layer_norm(node, xs)
+        if t is F.interpolate and len(xs) == 1:
+            return self.upsample(node, xs[0], _kw(node, 3, "mode", "nearest"),
+                                 _kw(node, 1, "size", None), _kw(node, 2, "scale_factor", None))
         if t is F.linear:
             w = self.param_shape(node.args[1])
             bias = len(node.args) > 2 and node.args[2] is not None
@@ -441,6 +502,36 @@ class _Mapper:
         if name == "mean":
             return self.mean(node, x, _kw(node, 1, "dim", None), _kw(node, 2, "keepdim", False))
         raise _Unmapped("a tensor method symcnn has no notation for")
+
+    def upsample(self, node, x: Op, mode, size, scale) -> Op:
+        """``F.interpolate``/``nn.Upsample``: by an integer scale, to a fixed size, or to the
+        H×W of a tensor (``t.shape[-2:]``): the network input's, or another tensor's (the
+        input of the merge it sits in, which :mod:`.structure` checks)."""
+        self.nchw(x, "interpolate")
+        if mode not in ("nearest", "bilinear"):
+            raise _Unmapped(f"an interpolation in mode {mode!r} (the notation has nearest "
+                            "and bilinear)")
+        if scale is not None:
+            pair = _pair(scale) if not isinstance(scale, (int, float)) else (scale, scale)
+            if not all(float(v).is_integer() and v >= 1 for v in pair):
+                raise _Unmapped(f"an upsampling by {scale} (the notation has whole scales)")
+            return self.layer(x, Upsample(mode, tuple(int(v) for v in pair)))
+        source = _size_source(size)
+        if source is not None:
+            src = self.tensor(source)
+            if src is None or src.layout != "nchw" or len(src.shape) != 4:
+                raise _Unmapped("an interpolation to the size of something that is not an "
+                                "N×C×H×W tensor")
+            if src.kind == "input":
+                return self.layer(x, Upsample(mode, None, "input"))
+            op = self.layer(x, Upsample(mode, None, "branch"))
+            op.size_of = src
+            return op
+        if isinstance(size, int) or (isinstance(size, (tuple, list)) and len(size) == 2
+                                     and all(isinstance(v, int) for v in size)):
+            return self.layer(x, Upsample(mode, None, _pair(size)))
+        raise _Unmapped("an interpolation to a size computed in a way symcnn does not "
+                        "follow (it follows t.shape[-2:], t.size()[2:] and numbers)")
 
     def subsample(self, x: Op, index) -> Op:
         """``x[:, :, ::s, ::s]``: every s-th position, as ``pool1/s`` (no MACs)."""
