@@ -43,8 +43,9 @@ def describe(name: str) -> str:
 
 
 def family(name: str) -> str:
-    """The model family: ``resnet`` for resnet50, ``wide_resnet``, ``mobilenet_v3``, …"""
-    return re.match(r"(?:wide_)?[a-z]+(?:_v[0-9])?", name).group(0)
+    """The model family: ``resnet`` for resnet50, ``wide_resnet``, ``mobilenet_v3``,
+    ``deeplabv3``, …"""
+    return re.match(r"(?:wide_)?(?:deeplabv3|[a-z]+)(?:_v[0-9])?", name).group(0)
 
 
 # The input side a model is published at, where it is not 224: torchvision's weights'
