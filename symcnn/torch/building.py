@@ -40,10 +40,11 @@ import torch
 from torch import nn
 
 from ..errors import SymCNNError
-from ..expand import expand
+from ..expand import bind_incoming, expand
 from ..layers import (FC, SE, AdaptiveAvgPool, BatchNorm, Block, Branches, Conv, Elementwise,
                      GroupNorm, InputSpec, LayerNorm, Pool, PReLU, Repeat, Scale)
 from ..layers import ChannelPad as ChannelPadLayer
+from ..notation import INCOMING
 from ..report import as_input
 from ..report import _network as _as_network
 
@@ -284,7 +285,7 @@ def _check_numbers(items) -> None:
                 _check_numbers(branch)
         else:
             for what, value in _widths(item).items():
-                if not isinstance(value, int):
+                if not isinstance(value, int) and value.free_symbols - {INCOMING}:
                     from ..layers import value_text
                     names = ", ".join(sorted(s.name for s in value.free_symbols))
                     raise SymCNNError(
@@ -386,8 +387,9 @@ class _Builder:
             merge = Merge(item.op)
             return Parallel(branches, merge), self.tag(merge, item.op, outs, x.shape)
         _, c, h, w = x.shape
+        layer = bind_incoming(item, int(c))  # in: the channels entering the layer
         try:
-            m = _layer_module(item, int(c), int(h), int(w))
+            m = _layer_module(layer, int(c), int(h), int(w))
         except (RuntimeError, ValueError) as e:
             raise _TorchFailed(item, tuple(x.shape), e) from None
         return m.eval(), self.tag(m, item, x, x.shape)
