@@ -517,3 +517,39 @@ def test_fractions_stay_printable():
         "\ndef s20(w) = conv3-{round(w)}\ns0(2)"
     with pytest.raises(NotationError, match="a fraction whose denominator passes"):
         symcnn.analyze(text, (8, 8, 3))
+
+
+# ------------------------------------------------------------------ the zoo from one definition
+
+# torchvision's weights metadata: num_params, and _ops (GFLOPS: MACs / 10⁹ at the crop size
+# of the weights' transforms, rounded to 3 decimals).
+SCALED = {
+    "efficientnet_b0": (5_288_548, 224, 0.386), "efficientnet_b1": (7_794_184, 240, 0.687),
+    "efficientnet_b2": (9_109_994, 288, 1.088), "efficientnet_b3": (12_233_232, 300, 1.827),
+    "efficientnet_b4": (19_341_616, 380, 4.394), "efficientnet_b5": (30_389_784, 456, 10.266),
+    "efficientnet_b6": (43_040_704, 528, 19.068), "efficientnet_b7": (66_347_960, 600, 37.746),
+    "efficientnet_v2_s": (21_458_488, 384, 8.366), "efficientnet_v2_m": (54_139_356, 480, 24.582),
+    "efficientnet_v2_l": (118_515_272, 480, 56.08), "mnasnet0_5": (2_218_512, 224, 0.104),
+    "mnasnet0_75": (3_170_208, 224, 0.215), "mnasnet1_0": (4_383_312, 224, 0.314),
+    "mnasnet1_3": (6_282_256, 224, 0.526),
+}
+
+
+@pytest.mark.parametrize("name", sorted(SCALED))
+def test_scaled_zoo_models_have_the_published_counts(name):
+    params, crop, gflops = SCALED[name]
+    report = symcnn.analyze(name, (crop, crop, 3))
+    assert report.totals["params"] == params
+    assert round(report.totals["macs"] / 1e9, 3) == gflops
+    assert symcnn.zoo.source(name).splitlines()[0].endswith(f", {params:,} params.")
+
+
+@pytest.mark.parametrize("family, call", [("efficientnet_b", "efficientnet("),
+                                          ("mnasnet", "mnasnet(")])
+def test_one_definition_for_every_width(family, call):
+    """The files of a family differ in their first line (name) and last (the call with the
+    multipliers) only."""
+    names = [n for n in SCALED if n.startswith(family)]
+    bodies = {tuple(symcnn.zoo.source(n).splitlines()[1:-1]) for n in names}
+    assert len(names) >= 4 and len(bodies) == 1
+    assert all(symcnn.zoo.source(n).splitlines()[-1].startswith(call) for n in names)
