@@ -1,7 +1,7 @@
 """How long ``symcnn.torch.from_torch`` takes on real torchvision models (meta device,
 self-check included: trace, shapes, structure, notation, parse, analyze, FlopCounterMode).
 
-    python benchmarks/import_bench.py              # every torchvision CNN
+    python benchmarks/import_bench.py              # every torchvision CNN (74)
     python benchmarks/import_bench.py resnet50     # some of them
 
 Targets: ResNet-50 ≤ 1 s, any torchvision CNN ≤ 5 s on a 2-core machine. Each model is
@@ -22,19 +22,25 @@ from symcnn.torch import from_torch
 from symcnn.torch.loading import load
 
 
+SEGMENTATION = tvm.list_models(module=tvm.segmentation)
+# as the published weights define them (fcn and deeplabv3 with their aux heads)
 KWARGS = {"googlenet": '{"aux_logits": false, "init_weights": false}',
-          "inception_v3": '{"init_weights": false}'}  # as the published weights define them
+          "inception_v3": '{"init_weights": false}',
+          **{n: '{"weights": null, "weights_backbone": null%s}' % (
+              "" if n.startswith("lraspp") else ', "aux_loss": true') for n in SEGMENTATION}}
 
 
 def build(name: str):
-    """The model on meta, as ``symcnn import torchvision.models:NAME`` builds it."""
-    return load(f"torchvision.models:{name}", KWARGS.get(name))
+    """The model on meta, as ``symcnn import torchvision.models[.segmentation]:NAME``
+    builds it."""
+    where = "torchvision.models.segmentation" if name in SEGMENTATION else "torchvision.models"
+    return load(f"{where}:{name}", KWARGS.get(name))
 
 
 def main(names: list[str]) -> None:
     torch.set_num_threads(2)
     names = names or [n for n in tvm.list_models(module=tvm)
-                      if not n.startswith(("vit_", "swin_", "maxvit_"))]
+                      if not n.startswith(("vit_", "swin_", "maxvit_"))] + SEGMENTATION
     from_torch(build("resnet18"))  # warm up imports and caches
     rows = []
     for name in names:

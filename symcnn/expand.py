@@ -15,14 +15,15 @@ from dataclasses import replace
 
 import sympy
 
-from .dims import size_symbol
+from .dims import size_symbol, to_expr
 from .errors import NotationError
 from .layers import (FC, SE, AdaptiveAvgPool, Block, Branches, Call, ChannelPad, Conv,
                      Definition, GroupNorm, Item, Network, Pool, Repeat, TransposedConv,
                      Upsample, value_text)
-from .notation import MAX_NESTING, MAX_ROWS, MAX_VALUE, no_gc
+from .notation import (INCOMING, MAX_NESTING, MAX_ROWS, MAX_VALUE, ROUNDING_HINT, no_gc,
+                       number_text, width_symbol)
 
-__all__ = ["expand", "MAX_LAYERS"]
+__all__ = ["expand", "bind_incoming", "MAX_LAYERS"]
 
 MAX_LAYERS = MAX_ROWS  # layers a network may expand to (a repeat's body counts once)
 MAX_RECORDS = 300_000  # layers, blocks, repeats and branches it may expand to
@@ -83,27 +84,54 @@ class _Expander:
             n = len(d.params)
             raise NotationError(f"'{d.name}' takes {n} value{'s' if n != 1 else ''}, got "
                                 f"{len(call.args)}", **where)
-        args = [_val(a, env, "an argument", call, lo=0, symbolic=True) for a in call.args]
+        args = [_val(a, env, "an argument", call, lo=0, symbolic=True, whole=False)
+                for a in call.args]
         inner: dict = {}
         for i, (name, default) in enumerate(d.params):
             if i < len(args):
                 value = args[i]
             elif default is not None:
-                value = _val(default, inner, f"the default of {name}", d, lo=0, symbolic=True)
+                value = _val(default, inner, f"the default of {name}", d, lo=0,
+                             symbolic=True, whole=False)
             else:
                 raise NotationError(f"'{d.name}' needs a value for {name}", **where)
-            inner[size_symbol(name)] = sympy.Integer(value) if isinstance(value, int) else value
+            inner[width_symbol(name)] = sympy.Integer(value) if isinstance(value, int) \
+                else value
         body = self.items(d.body, inner, (*stack, call.name))
         label = f"{d.name}({', '.join(value_text(a) for a in args)})"
         return Block(label, body, call.line, call.column)
 
 
-def _val(v, env: dict, what: str, at, lo: int = 1, symbolic: bool = False):
+def _val(v, env: dict, what: str, at, lo: int = 1, symbolic: bool = False,
+         whole: bool = True):
     """``v`` with the parameters in ``env`` substituted: an int in [lo, MAX_VALUE], or (for
-    channel counts, ``symbolic``) an expression in free width names."""
+    channel counts, ``symbolic``) an expression in free width names (positive integers,
+    as every parameter is bound). A layer's value is ``whole`` (an integer); a
+    definition's value may be a fraction (1.2)."""
     if v is None or isinstance(v, (int, str)):
         return v
-    r = v.xreplace(env) if env else v
+    try:
+        r = v.xreplace(env) if env else v
+    except NotationError as e:  # make_divisible(v, d) with d bound to 0, say
+        raise NotationError(f"{what} is {value_text(v)}: {e.message}", line=at.line,
+                            column=at.column) from None
+    if env and r.has(sympy.zoo, sympy.nan, sympy.oo, -sympy.oo):
+        raise NotationError(f"{what} is {value_text(v)}, which divides by zero here",
+                            line=at.line, column=at.column)
+    if not r.is_Number:  # every parameter is bound: the names left are widths
+        r = _widths(r)
+    if r.is_Rational and not r.is_Integer:
+        shown = value_text(v) + ("" if r == v else f" = {number_text(r)}")
+        if whole:
+            raise NotationError(f"{what} is {shown}, not a whole number; {ROUNDING_HINT}",
+                                line=at.line, column=at.column)
+        if not lo <= r <= MAX_VALUE:
+            raise NotationError(f"{what} is {shown}; it must be between {lo} and "
+                                f"{MAX_VALUE:,}", line=at.line, column=at.column)
+        if r.q > MAX_VALUE:
+            raise NotationError(f"{what} is {value_text(v)}, a fraction whose denominator "
+                                f"passes {MAX_VALUE:,}", line=at.line, column=at.column)
+        return r
     if r.is_Integer:
         n = int(r)
         if not lo <= n <= MAX_VALUE:
@@ -112,13 +140,17 @@ def _val(v, env: dict, what: str, at, lo: int = 1, symbolic: bool = False):
                                 f"and {MAX_VALUE:,}", line=at.line, column=at.column)
         return n
     if symbolic and r.free_symbols:
-        shown = value_text(v) + ("" if r == v else f" = {value_text(r)}")
+        shown = value_text(v) + ("" if value_text(r) == value_text(v) else
+                                 f" = {value_text(r)}")
         terms, degree, bits = _size(r, {})
         if terms > MAX_TERMS or degree > MAX_DEGREE or bits > MAX_BITS:
             raise NotationError(f"{what} {value_text(v)} grows too large a formula (at most "
                                 f"{MAX_TERMS} terms of degree {MAX_DEGREE}, numbers below "
                                 f"2^{MAX_BITS})", line=at.line, column=at.column)
         names = ", ".join(sorted(s.name for s in r.free_symbols))
+        if whole and r.is_integer is not True and INCOMING not in r.free_symbols:
+            raise NotationError(f"{what} is {shown}, which is not a whole number for every "
+                                f"{names}; {ROUNDING_HINT}", line=at.line, column=at.column)
         if lo >= 1 and r.is_nonpositive:
             raise NotationError(f"{what} is {shown}, which is not positive for any positive "
                                 f"{names}", line=at.line, column=at.column)
@@ -127,8 +159,49 @@ def _val(v, env: dict, what: str, at, lo: int = 1, symbolic: bool = False):
                                 f"{names}", line=at.line, column=at.column)
         return r
     names = ", ".join(sorted(s.name for s in r.free_symbols))
+    if INCOMING in r.free_symbols:
+        raise NotationError(f"{what} cannot use in (the channel count entering a layer, "
+                            f"known only as the shapes are propagated): {value_text(v)}",
+                            line=at.line, column=at.column)
     raise NotationError(f"{what} must be a number here, but {value_text(v)} leaves {names} "
                         f"without a value", line=at.line, column=at.column)
+
+
+def _widths(r):
+    """``r`` with its names left free made widths (positive integers, as the input's
+    symbols): parsed, a name is any rational ≥ 0 (notation.width_symbol)."""
+    free = {s: size_symbol(s.name) for s in r.free_symbols if s.is_integer is not True}
+    return r.xreplace(free) if free else r
+
+
+# The channel counts of each kind of layer, where ``in`` may stand: (field, what it is)
+_CHANNELS = {Conv: (("filters", "the filter count"), ("groups", "the group count")),
+             TransposedConv: (("filters", "the filter count"), ("groups", "the group count")),
+             FC: (("units", "the unit count"),), SE: (("squeeze", "the squeeze width"),),
+             GroupNorm: (("groups", "the group count"),),
+             ChannelPad: (("channels", "the channel count"),)}
+
+
+def bind_incoming(layer, channels):
+    """``layer`` with ``in`` in its channel counts replaced by ``channels`` (the channel
+    count of its input: a number or a formula) and each checked as a width; ``layer``
+    itself when it has no ``in``."""
+    fields = _CHANNELS.get(type(layer))
+    if fields is None:
+        return layer
+    changes = {}
+    for name, what in fields:
+        v = getattr(layer, name)
+        if isinstance(v, sympy.Basic) and INCOMING in v.free_symbols:
+            c = to_expr(channels)
+            c = sympy.Integer(c) if isinstance(c, int) else c
+            try:
+                changes[name] = _val(v, {INCOMING: c}, what, layer, symbolic=True)
+            except NotationError as e:
+                raise NotationError(f"{e.message} (in = {value_text(c)}, the channels "
+                                    f"entering this layer)", line=layer.line,
+                                    column=layer.column) from None
+    return replace(layer, **changes) if changes else layer
 
 
 MAX_TERMS = 64    # a symbolic width expands to at most this many terms,

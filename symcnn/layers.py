@@ -19,7 +19,7 @@ from sympy.printing.str import StrPrinter
 __all__ = ["Conv", "TransposedConv", "Upsample", "Crop", "Pool", "AdaptiveAvgPool", "FC", "BatchNorm", "LayerNorm", "Scale",
            "GroupNorm", "PReLU", "ChannelPad", "Elementwise", "SE",
            "Repeat", "Branches", "Call", "Block", "Definition", "InputSpec", "Network",
-           "Layer", "Item", "ACTIVATIONS", "value_text"]
+           "Layer", "Item", "ACTIVATIONS", "value_text", "decimal_text"]
 
 Value = Union[int, sympy.Expr]
 Pair = tuple[Value, Value]
@@ -33,47 +33,131 @@ def _pos() -> int:
 
 
 class _NotationPrinter(StrPrinter):
-    """Prints what the braces' grammar reads back: + - * // and parentheses only."""
+    """Prints what the braces' grammar reads back: numbers (1.2 for 6/5, 1/3 otherwise),
+    names, + - * / //, parentheses and the functions round floor ceil max min
+    make_divisible. The grammar has three levels (sum, product, atom); each operand is
+    printed at the level its place needs, in parentheses otherwise."""
+
+    # -- levels: 0 a sum (a+b, 0-a), 1 a product (a*b, a//b, a/b), 2 an atom
+    def _level(self, x) -> int:
+        if x.is_Add or (x.is_Mul and x.could_extract_minus_sign()):
+            return 0
+        if x.is_Mul or x.is_Pow:
+            return 1
+        if x.is_Rational:
+            return 2 if x.is_Integer or x < 0 or decimal_text(x) is not None else 1
+        if isinstance(x, sympy.floor):
+            return 1 if self._floor_parts(x) is not None else 2
+        return 2
+
+    def _atom(self, x) -> str:
+        s = self._print(x)
+        return s if self._level(x) == 2 else f"({s})"
+
+    def _product(self, x) -> str:
+        s = self._print(x)
+        return s if self._level(x) >= 1 else f"({s})"
+
+    # -- numbers: no unary minus in the grammar, so -3 is (0-3)
+    def _print_Integer(self, expr) -> str:
+        return str(expr.p) if expr >= 0 else f"(0-{-expr.p})"
+
+    def _print_Rational(self, expr) -> str:
+        if expr.is_Integer:
+            return self._print_Integer(expr)
+        if expr < 0:
+            return f"(0-{self._print_Rational(-expr)})"
+        return decimal_text(expr) or f"{expr.p}/{expr.q}"
+
+    _print_Zero = _print_One = _print_NegativeOne = _print_Integer
+    _print_Half = _print_Rational
+
+    # -- functions: the floor as a // b where that reads back as the same floor
+    def _floor_parts(self, expr):
+        num, den = sympy.fraction(sympy.together(expr.args[0]))
+        if den == 1:
+            return None
+        if not den.is_Integer and sympy.floor(num / den) != expr:
+            return None
+        return num, den
 
     def _print_floor(self, expr) -> str:
-        num, den = sympy.fraction(sympy.together(expr.args[0]))
-        return f"({self._operand(num)}//{self._operand(den)})"
+        parts = self._floor_parts(expr)
+        if parts is None:
+            return f"floor({self._print(expr.args[0])})"
+        return f"{self._product(parts[0])}//{self._atom(parts[1])}"
 
-    def _operand(self, x) -> str:
-        s = self._print(x)
-        return s if x.is_Atom or isinstance(x, sympy.floor) else f"({s})"
+    def _call(self, name: str, expr) -> str:
+        return f"{name}({','.join(self._print(a) for a in expr.args)})"
 
+    def _print_ceiling(self, expr) -> str:
+        return self._call("ceil", expr)
+
+    def _print_Function(self, expr) -> str:  # round, make_divisible, max, min
+        return self._call(type(expr).__name__, expr)
+
+    # -- arithmetic
     def _print_Pow(self, expr, rational=False) -> str:
         base, exp = expr.as_base_exp()
-        if exp.is_Integer and exp > 0:  # no ** in the notation: k**2 is k*k
-            return "*".join([self._operand(base)] * int(exp))
-        raise ValueError(f"{expr} has no notation")  # pragma: no cover - not built by parse
+        if not exp.is_Integer:
+            raise ValueError(f"{expr} has no notation")  # pragma: no cover - not parsed
+        factors = "*".join([self._atom(base)] * abs(int(exp)))  # no ** in the notation
+        if exp > 0:
+            return factors
+        return f"1/{factors}" if exp == -1 else f"1/({factors})"
 
     def _print_Add(self, expr, order=None) -> str:
-        # positive terms first, so no sum starts with a unary minus (not in the grammar)
-        terms = sorted(sympy.Add.make_args(expr), key=lambda t: t.could_extract_minus_sign())
-        out = self._print(terms[0]) if not terms[0].could_extract_minus_sign() \
-            else "0-" + self._operand(-terms[0])
+        # positive terms first, so no sum starts with a unary minus (not in the grammar),
+        # and numbers last (w//2+8)
+        terms = sorted(sympy.Add.make_args(expr),
+                       key=lambda t: (t.could_extract_minus_sign(), t.is_Number))
+        first = terms[0]
+        out = self._print(first) if not first.could_extract_minus_sign() \
+            else "0-" + self._product(-first)
         for t in terms[1:]:
-            out += f"-{self._operand(-t) if (-t).is_Add else self._print(-t)}" \
-                if t.could_extract_minus_sign() else f"+{self._print(t)}"
+            out += f"-{self._product(-t)}" if t.could_extract_minus_sign() \
+                else f"+{self._print(t)}"
         return out
 
     def _print_Mul(self, expr) -> str:
         coeff, rest = expr.as_coeff_Mul()
         if coeff < 0:
-            return "0-" + self._operand(-expr)
-        factors = ([] if coeff == 1 else [self._print(coeff)]) + [
-            self._operand(f) for f in sympy.Mul.make_args(rest)]
-        return "*".join(factors)
+            return "0-" + self._product(-expr)
+        factors = sympy.Mul.make_args(rest) if rest != 1 else ()
+        num = [f for f in factors if not (f.is_Pow and f.exp.is_negative)]
+        den = [1 / f for f in factors if f.is_Pow and f.exp.is_negative]
+        if not den and (coeff.is_Integer or decimal_text(coeff) is not None):
+            head = [] if coeff == 1 and num else [self._print(coeff)]
+            return "*".join(head + [self._atom(f) for f in num])
+        top = [] if coeff.p == 1 and num else [str(coeff.p)]
+        below = sympy.Mul(coeff.q, *den)
+        return "*".join(top + [self._atom(f) for f in num]) + "/" + self._atom(below)
+
+
+def decimal_text(n) -> str | None:
+    """A non-negative non-integer rational as an exact decimal (6/5: 1.2), if it has one of
+    at most 12 places."""
+    q, twos, fives = int(n.q), 0, 0
+    while q % 2 == 0:
+        q, twos = q // 2, twos + 1
+    while q % 5 == 0:
+        q, fives = q // 5, fives + 1
+    places = max(twos, fives)
+    if q != 1 or n < 0 or not 0 < places <= 12:
+        return None
+    digits = str(int(n.p) * 10**places // int(n.q)).rjust(places + 1, "0")
+    return digits[:-places] + "." + digits[-places:]
 
 
 def value_text(v: Value) -> str:
-    """A count as notation: 64, w, {4*w}, {w//2}."""
+    """A value as notation: 64, w, {4*w}, {w//2}, {round(1.2*w)}; a definition's value may
+    be a decimal (1.2) or a fraction in braces ({1/3})."""
     if isinstance(v, int) or (isinstance(v, sympy.Integer)):
         return str(int(v))
     if isinstance(v, sympy.Symbol) and len(v.name) == 1 and v.name not in "xX":
         return v.name  # bare letters are symbols, except x: the repeat sign
+    if isinstance(v, sympy.Rational) and decimal_text(v) is not None:
+        return decimal_text(v)
     return "{" + _NotationPrinter().doprint(v).replace(" ", "") + "}"
 
 

@@ -9,8 +9,10 @@ letters: no user text ever reaches ``eval``, ``sympify`` or ``parse_expr``.
 from __future__ import annotations
 
 import contextlib
+import difflib
 import functools
 from dataclasses import replace
+from fractions import Fraction
 import gc
 import re
 from pathlib import Path
@@ -19,14 +21,16 @@ from lark import Lark, Token, Transformer_NonRecursive, v_args
 from lark.exceptions import UnexpectedInput, UnexpectedToken, VisitError
 
 import sympy
+from sympy.core.logic import fuzzy_and, fuzzy_or
 
 from .dims import MAX_INPUT, size_symbol
 from .errors import NotationError
 from .layers import (FC, SE, AdaptiveAvgPool, BatchNorm, Branches, Call, ChannelPad, Conv, Crop,
                      Definition, Elementwise, GroupNorm, InputSpec, Item, LayerNorm, Network,
-                     Pool, PReLU, Repeat, Scale, TransposedConv, Upsample)
+                     Pool, PReLU, Repeat, Scale, TransposedConv, Upsample, decimal_text)
 
-__all__ = ["parse", "parse_input", "MAX_VALUE", "MAX_NESTING", "MAX_ROWS"]
+__all__ = ["parse", "parse_input", "make_divisible", "FUNCTIONS", "INCOMING", "MAX_VALUE",
+           "MAX_NESTING", "MAX_ROWS"]
 
 MAX_VALUE = MAX_INPUT  # largest number accepted anywhere (10¹²: sizes, filters, counts …)
 MAX_DIGITS = 13       # longer digit runs are refused before conversion
@@ -259,36 +263,97 @@ def _name(tok: Token) -> sympy.Symbol:
     if len(name) > MAX_NAME:
         raise NotationError(f"a name may have at most {MAX_NAME} characters",
                             line=tok.line, column=tok.column, width=len(tok))
-    return size_symbol(name)
+    return width_symbol(name)
 
 
-def _value(ch, what: str, lo: int = 1, meta=None, skip: int = 0):
+@functools.lru_cache(maxsize=None)
+def width_symbol(name: str) -> sympy.Symbol:
+    """A name as parsed: a rational ≥ 0, since a definition's parameter may be bound to
+    1.2 (so {floor(32*m)} stays a floor). A name still free once definitions are expanded
+    is a width, a positive integer (dims.size_symbol); ``in`` is one from the start."""
+    if name == "in":
+        return INCOMING
+    return sympy.Symbol(name, rational=True, nonnegative=True)
+
+
+def _value(ch, what: str, lo: int = 1, meta=None, skip: int = 0, whole: bool = True,
+           incoming: bool = False):
     """A value rule's child: digits (checked against the range), a letter or {expr}; an
     expression without names is a number and checked as one (``meta``, ``skip``: where
-    the rule starts and how many characters precede its value)."""
+    the rule starts and how many characters precede its value). ``whole``: the value
+    counts something, so a number must be an integer (a definition's value may be 1.2);
+    ``incoming``: it is a channel count, where ``in`` may stand for the input's."""
     (c,) = ch
+    where = dict(line=meta.line, column=meta.column + skip,
+                 width=meta.end_pos - meta.start_pos - skip) if meta is not None else {}
     if isinstance(c, Token):
         if c.type in ("SYMBOL", "IDENT"):
-            return _name(c)
+            c = _name(c)
+            if c == INCOMING and not incoming:
+                raise NotationError(_incoming_message(what), **where)
+            return c
         if c.type == "SAME":
             return "same"
-        return _num(c, what, lo)
-    if c.is_Integer:  # e.g. {2*32}
+        if c.type != "DECIMAL":
+            return _num(c, what, lo)
+        c = _decimal(c)
+    if c.is_Number:  # e.g. {2*32}, or 1.2 as a definition's value
+        if whole and not c.is_Integer:
+            raise NotationError(f"{what} must be a whole number; this is {number_text(c)}: "
+                                f"{ROUNDING_HINT}", **where)
         if not lo <= c <= MAX_VALUE:
             raise NotationError(f"{what} must be between {lo} and {MAX_VALUE:,}; got "
-                                f"{_clip(str(c))}", line=meta.line,
-                                column=meta.column + skip, width=meta.end_pos -
-                                meta.start_pos - skip)
-        return int(c)
+                                f"{_clip(number_text(c))}", **where)
+        if c.q > MAX_VALUE:  # so that str() writes it as notation that parses
+            raise NotationError(f"numbers in braces must stay at most {MAX_VALUE:,}; this "
+                                f"fraction's denominator is {_clip(str(c.q))}", **where)
+        return int(c) if c.is_Integer else c
+    if not incoming and INCOMING in c.free_symbols:
+        raise NotationError(_incoming_message(what), **where)
     # an expression in width names, built by the expr rules; its numbers (folded, as in
     # {1000000*1000000*w}) stay in range, so that str() writes notation that parses
-    big = max((max(abs(n.p), n.q) for n in c.atoms(sympy.Rational)), default=0)
+    big = _magnitude(c)
     if big > MAX_VALUE:
         raise NotationError(f"numbers in braces must stay at most {MAX_VALUE:,}; this "
-                            f"expression makes {_clip(str(big))}", line=meta.line,
-                            column=meta.column + skip,
-                            width=meta.end_pos - meta.start_pos - skip)
+                            f"expression makes {_clip(str(big))}", **where)
     return c
+
+
+ROUNDING_HINT = "round it with round(…), floor(…), ceil(…) or make_divisible(…, 8)"
+
+
+def number_text(n) -> str:
+    """A rational number as a person reads it: 76.8, 128/3 (≈ 42.67), -2."""
+    if n.is_Integer:
+        return str(n)
+    exact = decimal_text(abs(n))
+    if exact is None:
+        return f"{n.p}/{n.q} (≈ {float(n):.4g})"
+    return ("-" if n < 0 else "") + exact
+
+
+def _incoming_message(what: str) -> str:
+    return (f"{what} cannot use in: in is the channel count entering a layer, known only "
+            f"as the shapes are propagated, so it may stand in channel counts only (filters, "
+            f"groups, units, se(…), gn, pad)")
+
+
+def _decimal(tok: Token) -> sympy.Rational:
+    """Digits with a decimal point as the exact fraction they write: 1.2 is 6/5."""
+    whole, frac = str(tok).split(".")
+    whole, frac = whole.lstrip("0"), frac.rstrip("0")
+    if len(whole) > MAX_DIGITS or len(frac) > MAX_DIGITS - 1:
+        raise NotationError(f"a decimal may have at most {MAX_DIGITS} digits before the "
+                            f"point and {MAX_DIGITS - 1} after it; got {_clip(str(tok))}",
+                            line=tok.line, column=tok.column, width=len(tok))
+    return sympy.Rational(int(whole + frac or "0"), 10**len(frac))
+
+
+def _magnitude(e) -> int:
+    """The largest numerator or denominator among the numbers of ``e``."""
+    if e.is_Rational:
+        return max(abs(int(e.p)), int(e.q))
+    return max((max(abs(int(n.p)), int(n.q)) for n in e.atoms(sympy.Rational)), default=0)
 
 
 def _options(children) -> dict:
@@ -347,11 +412,11 @@ class _Builder(Transformer_NonRecursive):
 
     def filters(self, meta, ch):
         self._note(ch)
-        return _value(ch, "a filter count", meta=meta)
+        return _value(ch, "a filter count", meta=meta, incoming=True)
 
     def units(self, meta, ch):
         self._note(ch)
-        return _value(ch, "a unit count", meta=meta)
+        return _value(ch, "a unit count", meta=meta, incoming=True)
 
     def outsize(self, meta, ch):
         self._note(ch)
@@ -363,7 +428,7 @@ class _Builder(Transformer_NonRecursive):
 
     def value(self, meta, ch):
         self._note(ch)
-        return _value(ch, "a number", lo=0, meta=meta)
+        return _value(ch, "a number", lo=0, meta=meta, whole=False, incoming=True)
 
     def stride(self, meta, ch):
         self._note(ch)
@@ -379,7 +444,8 @@ class _Builder(Transformer_NonRecursive):
 
     def groups(self, meta, ch):
         self._note(ch)
-        return ("groups", _value(ch, "a group count", meta=meta, skip=1), meta)
+        return ("groups", _value(ch, "a group count", meta=meta, skip=1, incoming=True),
+                meta)
 
     def nobias(self, meta, ch):
         return ("nobias", True, meta)
@@ -413,8 +479,34 @@ class _Builder(Transformer_NonRecursive):
             raise NotationError("division by zero", line=meta.line, column=meta.column)
         return self._op(meta, "//", num, den)
 
-    def _op(self, meta, op: str, a, b):
-        key = (op, a, b)
+    def truediv(self, meta, ch):
+        self._note(ch)
+        num, den = _expr(ch[0]), _expr(ch[1])
+        if den == 0:
+            raise NotationError("division by zero", line=meta.line, column=meta.column)
+        return self._op(meta, "/", num, den)
+
+    def function(self, meta, ch):
+        self._note(ch)
+        name = str(ch[0])[:-1]
+        args = [_expr(c) for c in ch[1:]]
+        where = dict(line=meta.line, column=meta.column, width=len(name) + 1)
+        if name not in FUNCTIONS:
+            raise NotationError(unknown_function(name), **where)
+        _, low, high, usage = FUNCTIONS[name]
+        if not low <= len(args) <= (high or len(args)):
+            n = len(args)
+            raise NotationError(f"{usage} takes {_arity(low, high)}; got {n} value"
+                                f"{'s' if n != 1 else ''}", **where)
+        if high is None:  # max, min: the same value twice counts once
+            args = list(dict.fromkeys(args))
+            if sum(_expr_size(a, MAX_EXPR_SIZE) for a in args) >= MAX_EXPR_SIZE:
+                raise NotationError(_too_big(), line=meta.line, column=meta.column,
+                                    width=meta.end_pos - meta.start_pos)
+        return self._op(meta, name, *args)
+
+    def _op(self, meta, op: str, *args):
+        key = (op, *args)
         if key in self._results:  # the same operation again costs nothing
             return self._results[key]
         self._ops += 1
@@ -422,12 +514,15 @@ class _Builder(Transformer_NonRecursive):
         if self._ops > MAX_EXPR_OPS:
             raise NotationError(f"expressions in braces ask for more than "
                                 f"{MAX_EXPR_OPS:,} distinct operations", **where)
-        r = a + b if op == "+" else a - b if op == "-" else a * b if op == "*" else \
-            sympy.floor(a / b)
+        try:
+            r = _apply(op, args)
+        except NotationError as e:  # e.g. make_divisible(w, 0)
+            raise NotationError(e.message, **where) from None
         if _expr_size(r, MAX_EXPR_SIZE) > MAX_EXPR_SIZE:
-            raise NotationError(f"an expression in braces may grow to at most "
-                                f"{MAX_EXPR_SIZE} names, numbers and operations (k*k*k "
-                                f"counts 5); this one grows past that", **where)
+            raise NotationError(_too_big(), **where)
+        if _magnitude(r) >= 2**MAX_BITS:  # each step's cost stays bounded
+            raise NotationError(f"numbers in braces must stay below 2^{MAX_BITS} while "
+                                f"they are computed; this expression passes it", **where)
         self._results[key] = r
         return r
 
@@ -511,16 +606,16 @@ class _Builder(Transformer_NonRecursive):
 
     def gn(self, meta, ch):
         self._note(ch)
-        return GroupNorm(_value(ch, "a group count", meta=meta, skip=2), meta.line,
-                         meta.column)
+        return GroupNorm(_value(ch, "a group count", meta=meta, skip=2, incoming=True),
+                         meta.line, meta.column)
 
     def prelu(self, meta, ch):
         return PReLU(meta.line, meta.column)
 
     def chpad(self, meta, ch):
         self._note(ch)
-        return ChannelPad(_value(ch, "a channel count", meta=meta, skip=3), meta.line,
-                          meta.column)
+        return ChannelPad(_value(ch, "a channel count", meta=meta, skip=3, incoming=True),
+                          meta.line, meta.column)
 
     def act(self, meta, toks):
         kind = toks[0].lower().replace("-", "")
@@ -573,8 +668,15 @@ class _Builder(Transformer_NonRecursive):
         if name == "se":
             if len(args) != 1:
                 raise NotationError("se(…) takes one value: the squeeze channels", **where)
+            if isinstance(args[0], sympy.Number):  # se(1.5), se({0.3*64})
+                raise NotationError(f"se(…)'s squeeze width must be a whole number; this is "
+                                    f"{number_text(args[0])}: {ROUNDING_HINT}", **where)
             return SE(args[0], meta.line, meta.column)
         _name(ch[0])
+        if any(INCOMING in getattr(a, "free_symbols", ()) for a in args):
+            raise NotationError(f"in cannot be passed to '{name}': in is the channel count "
+                                f"entering a layer; use it in the definition's layers "
+                                f"(conv1-{{in//2}}, se({{in//4}}))", **where)
         return Call(name, tuple(args), meta.line, meta.column)
 
     def param(self, meta, ch):
@@ -590,6 +692,11 @@ class _Builder(Transformer_NonRecursive):
             raise NotationError(f"'{name}' is built in; choose another name",
                                 line=meta.line, column=meta.column)
         names = [p for p, _ in params]
+        if "in" in names or any(INCOMING in getattr(d, "free_symbols", ())
+                                for _, d in params):
+            raise NotationError(f"a parameter of '{name}' cannot be named or default to in: "
+                                f"in is the channel count entering a layer", line=meta.line,
+                                column=meta.column)
         if len(set(names)) != len(names):
             raise NotationError(f"a parameter of '{name}' is named twice", line=meta.line,
                                 column=meta.column)
@@ -639,12 +746,187 @@ def _expr_size(e, limit: int) -> int:
 
 
 def _expr(x):
-    """An operand of a braced expression: digits, a name, or a built expression."""
+    """An operand of a braced expression: digits, a decimal, a name, or a built
+    expression."""
     if isinstance(x, Token):
         if x.type == "IDENT":
             return _name(x)
+        if x.type == "DECIMAL":
+            return _decimal(x)
         return sympy.Integer(_num(x, "a number", lo=0))
     return x
+
+
+def _too_big() -> str:
+    return (f"an expression in braces may grow to at most {MAX_EXPR_SIZE} names, numbers "
+            f"and operations (k*k*k counts 5); this one grows past that")
+
+
+def _apply(op: str, args):
+    if op == "+":
+        return args[0] + args[1]
+    if op == "-":
+        return args[0] - args[1]
+    if op == "*":
+        return args[0] * args[1]
+    if op == "/":
+        return args[0] / args[1]
+    if op == "//":
+        return sympy.floor(args[0] / args[1])
+    return FUNCTIONS[op][0](*args)
+
+
+# ---------------------------------------------------------------- functions in braces
+#
+# Each is a SymPy function that evaluates exactly once its arguments are numbers (at
+# parse time, or when a definition's parameters are bound) and otherwise stays as it is,
+# printed back by layers.value_text. Evaluation is cheap whatever the arguments (no
+# comparisons of symbolic expressions: max(w, w+1) stays as written).
+
+INCOMING = size_symbol("in")  # {in}: the channel count entering a layer (see shapes)
+MAX_BITS = 512  # numbers computed in braces stay below 2^MAX_BITS at every step
+
+
+def make_divisible(v, divisor: int, min_value: int | None = None) -> int:
+    """torchvision's ``_make_divisible(v, divisor, min_value)`` (MNASNet's
+    ``_round_to_multiple_of(v, divisor, 0.9)`` too) on exact rationals: ``v`` rounded to
+    the nearest multiple of ``divisor`` (halves up), at least ``min_value`` (default the
+    divisor), and one divisor more where that went down by more than 10 %."""
+    v = Fraction(v)
+    if min_value is None:
+        min_value = divisor
+    new_v = max(min_value, int(v + Fraction(divisor, 2)) // divisor * divisor)
+    if new_v < Fraction(9, 10) * v:
+        new_v += divisor
+    return new_v
+
+
+def _shown(x) -> str:
+    return number_text(x) if x.is_Rational else str(x)
+
+
+def _fraction(x) -> Fraction:
+    return Fraction(int(x.p), int(x.q))
+
+
+class Round(sympy.Function):
+    """round(x): the nearest integer, a tie to the even one, as Python's round and
+    torch.round (round(2.5) = 2, round(3.5) = 4)."""
+
+    @classmethod
+    def eval(cls, x):
+        if x.is_Rational:
+            return sympy.Integer(round(_fraction(x)))
+        if x.is_integer:
+            return x
+        return None
+
+    def _eval_is_integer(self):
+        return True
+
+
+class MakeDivisible(sympy.Function):
+    """make_divisible(v, d) and make_divisible(v, d, min_value): see make_divisible."""
+    nargs = (2, 3)
+
+    @classmethod
+    def eval(cls, v, divisor, min_value=None):
+        if divisor.is_Number and not (divisor.is_Integer and divisor >= 1):
+            raise NotationError(f"make_divisible(v, d) needs a whole divisor d ≥ 1; got "
+                                f"{_shown(divisor)}")
+        if min_value is not None and min_value.is_Number and not min_value.is_Integer:
+            raise NotationError(f"make_divisible(v, d, m) needs a whole minimum m; got "
+                                f"{_shown(min_value)}")
+        if v.is_Rational and divisor.is_Integer and (min_value is None or
+                                                    min_value.is_Integer):
+            low = None if min_value is None else int(min_value)
+            return sympy.Integer(make_divisible(_fraction(v), int(divisor), low))
+        return None
+
+    def _eval_is_integer(self):
+        return True
+
+    def _eval_is_positive(self):
+        low = self.args[2] if len(self.args) > 2 else self.args[1]
+        return True if low.is_positive else None
+
+
+class _Extremum(sympy.Function):
+    """max(…) or min(…) of two or more values; nested ones are merged, numbers folded into
+    one, the same value counts once, and the others are kept in a canonical order."""
+    pick = max
+
+    @classmethod
+    def eval(cls, *args):
+        if any(isinstance(a, cls) for a in args):  # max(max(a, b), c) is max(a, b, c)
+            return cls(*(b for a in args for b in (a.args if isinstance(a, cls) else (a,))))
+        numbers = [a for a in args if a.is_Rational]
+        if len(numbers) == len(args):
+            return cls.pick(numbers)
+        rest = sorted({a for a in args if not a.is_Rational}, key=sympy.default_sort_key)
+        canonical = ([cls.pick(numbers)] if numbers else []) + rest
+        if len(canonical) == 1:
+            return canonical[0]
+        return None if tuple(canonical) == args else cls(*canonical)
+
+    def _eval_is_integer(self):
+        return fuzzy_and(a.is_integer for a in self.args)
+
+    def _eval_is_real(self):
+        return fuzzy_and(a.is_real for a in self.args)
+
+
+class Maximum(_Extremum):
+    pick = max
+
+    def _eval_is_positive(self):
+        return fuzzy_or(a.is_positive for a in self.args)
+
+    def _eval_is_nonnegative(self):
+        return fuzzy_or(a.is_nonnegative for a in self.args)
+
+
+class Minimum(_Extremum):
+    pick = min
+
+    def _eval_is_positive(self):
+        return fuzzy_and(a.is_positive for a in self.args)
+
+    def _eval_is_nonnegative(self):
+        return fuzzy_and(a.is_nonnegative for a in self.args)
+
+
+# Their names in the notation (and in printed formulas: round, not Round).
+Round.__name__, MakeDivisible.__name__ = "round", "make_divisible"
+Maximum.__name__, Minimum.__name__ = "max", "min"
+
+# name → (SymPy function, fewest and most arguments (None: any), how it is called)
+FUNCTIONS = {
+    "round": (Round, 1, 1, "round(x)"),
+    "floor": (sympy.floor, 1, 1, "floor(x)"),
+    "ceil": (sympy.ceiling, 1, 1, "ceil(x)"),
+    "max": (Maximum, 2, None, "max(a, b, …)"),
+    "min": (Minimum, 2, None, "min(a, b, …)"),
+    "make_divisible": (MakeDivisible, 2, 3, "make_divisible(v, divisor[, min_value])"),
+}
+
+
+def _arity(low: int, high: int | None) -> str:
+    if high is None:
+        return f"{low} or more values"
+    if low == high:
+        return f"{low} value{'s' if low != 1 else ''}"
+    return f"{low} or {high} values"
+
+
+def unknown_function(name: str) -> str:
+    known = sorted(FUNCTIONS)
+    close = difflib.get_close_matches(name.lower().lstrip("_"), known + ["ceiling"], n=1,
+                                      cutoff=0.5)
+    guess = f"; did you mean {'ceil' if close == ['ceiling'] else close[0]}(…)?" \
+        if close else ""
+    return (f"unknown function '{_clip(name, 30)}' in braces{guess} (the functions are "
+            f"{', '.join(known)})")
 
 
 class _Group(tuple):
@@ -699,6 +981,9 @@ def _syntax_error(text: str, e: UnexpectedInput, start: str) -> NotationError:
 
 
 def _expectation(text: str, pos: int, expected: set[str], word: str, start: str) -> str:
+    braces = _in_braces(text, pos)
+    if braces is not None:
+        return _brace_expectation(text, pos, expected, braces)
     if not _open_parens(text, pos):
         expected.discard("RPAR")   # LALR merges states: no ')' without an open '('
     if expected & (_LAYER_START - {"LPAR"}):
@@ -718,6 +1003,35 @@ def _expectation(text: str, pos: int, expected: set[str], word: str, start: str)
                     f"write {word}, and conv1-N after it to change them)")
         return f"expected whitespace between layers{after}{hint}"
     return f"expected {_join(expected)}{after}{_kernel_hint(word, expected)}"
+
+
+_OPERANDS = {"NUMBER", "DECIMAL", "IDENT", "LPAR", "CALL"}
+
+
+def _in_braces(text: str, pos: int) -> str | None:
+    """The text of the braces open at ``pos`` (from the '{'), or None."""
+    line = re.sub(r"#[^\n]*", "", text[:pos]).rsplit("\n", 1)[-1]
+    start = line.rfind("{")
+    return None if start < 0 or "}" in line[start:] else line[start:]
+
+
+def _brace_expectation(text: str, pos: int, expected: set[str], braces: str) -> str:
+    """What may come next inside {…}: an operand, or an operator or the end."""
+    here = text[pos:pos + 1]
+    if expected & _OPERANDS and not expected & {"PLUS", "MINUS", "STAR", "SLASH", "RBRACE"}:
+        hint = ""
+        if here == "-":
+            hint = " (no unary minus: write 0-w)"
+        elif here == "*" and text[pos - 1:pos] == "*":
+            hint = " (no powers: write w*w)"
+        elif here == ".":
+            hint = " (a decimal has digits on both sides of its point: 0.5)"
+        return (f"expected a number, a name, '(' or a function such as round(…) "
+                f"({', '.join(sorted(FUNCTIONS))}) in braces{hint}")
+    nested = braces.count("(") > braces.count(")")
+    more = ", ',' or ')'" if nested else " or '}'"
+    hint = " (a decimal has digits on both sides of its point: 0.5)" if here == "." else ""
+    return f"expected an operator (+ - * / //){more} in braces{hint}"
 
 
 def _kernel_hint(word: str, expected: set[str]) -> str:

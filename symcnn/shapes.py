@@ -36,7 +36,7 @@ import sympy
 
 from .dims import Dim, NotOneFloor, Size, size_symbol, to_expr
 from .errors import NotationError, ShapeError
-from .expand import expand
+from .expand import bind_incoming, expand
 from .layers import (FC, SE, AdaptiveAvgPool, BatchNorm, Block, Branches, ChannelPad, Conv,
                      Crop, Elementwise, GroupNorm, InputSpec, Item, Layer, LayerNorm, Network,
                      Pool, PReLU, Repeat, Scale, TransposedConv, Upsample)
@@ -442,7 +442,7 @@ def _run(items: tuple[Item, ...], shape: Shape, rows: list[Row], path) -> Shape:
             shape = _branches(item, shape, rows, path)
         else:
             try:
-                row = _RULES[type(item)](item, *shape, path)
+                row = _layer_row(item, shape, path)
             except _Empty:
                 raise _Failed(item, path) from None
             except NotOneFloor:
@@ -455,6 +455,18 @@ def _run(items: tuple[Item, ...], shape: Shape, rows: list[Row], path) -> Shape:
                 raise _TooMany(item)
             shape = row.out
     return shape
+
+
+def _layer_row(layer: Layer, shape: Shape, path) -> Row:
+    """``layer``'s row on ``shape``, with ``in`` in its channel counts bound to the
+    input's channels (the row keeps the layer as written: conv1-{in//2}); a count that
+    does not work on these channels ({in//128} on 64) is a shape error."""
+    try:
+        bound = bind_incoming(layer, shape[2])
+    except NotationError as e:
+        raise _Invalid(e.message, layer, path) from None
+    row = _RULES[type(bound)](bound, *shape, path)
+    return row if bound is layer else replace(row, layer=layer)
 
 
 def _same(a, b) -> bool:

@@ -49,11 +49,12 @@ import torch
 from torch import nn
 
 from ..errors import SymCNNError
-from ..expand import expand
+from ..expand import bind_incoming, expand
 from ..layers import (FC, SE, AdaptiveAvgPool, BatchNorm, Block, Branches, Conv, Crop,
                      Elementwise, GroupNorm, InputSpec, LayerNorm, Pool, PReLU, Repeat, Scale,
                      TransposedConv, Upsample)
 from ..layers import ChannelPad as ChannelPadLayer
+from ..notation import INCOMING
 from ..report import as_input
 from ..report import _network as _as_network
 
@@ -403,7 +404,7 @@ def _check_numbers(items) -> None:
                 _check_numbers(branch)
         else:
             for what, value in _widths(item).items():
-                if not isinstance(value, int):
+                if not isinstance(value, int) and value.free_symbols - {INCOMING}:
                     from ..layers import value_text
                     names = ", ".join(sorted(s.name for s in value.free_symbols))
                     raise SymCNNError(
@@ -508,8 +509,9 @@ class _Builder:
             return self.parallel(item, x)
         _, c, h, w = x.shape
         sizes = {"input": self.input_size, **({"branch": self.forks[-1]} if self.forks else {})}
+        layer = bind_incoming(item, int(c))  # in: the channels entering the layer
         try:
-            m = _layer_module(item, int(c), int(h), int(w), sizes)
+            m = _layer_module(layer, int(c), int(h), int(w), sizes)
         except (RuntimeError, ValueError) as e:
             raise _TorchFailed(item, tuple(x.shape), e) from None
         return m.eval(), self.tag(m, item, x, x.shape)
