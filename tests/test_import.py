@@ -143,6 +143,10 @@ ZOO_TORCHVISION = {n: n.replace("_noaux", "") for n in symcnn.zoo_names()
                    if not n.startswith("cifar_") and n != "unet"}  # not torchvision's
 
 
+def test_the_zoo_has_every_torchvision_cnn():
+    assert set(ZOO_TORCHVISION.values()) == set(CNNS) | set(SEGMENTATION)
+
+
 def _native(name: str) -> tuple[int, int, int]:
     """The size torchvision publishes a model's GFLOPS at: its weights' crop (classification)
     or resize (segmentation) size."""
