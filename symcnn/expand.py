@@ -269,7 +269,9 @@ def _plain(layer) -> bool:
 def _layer(layer, env: dict):
     if not env and _plain(layer):
         return layer
-    if isinstance(layer, Conv):
+    if isinstance(layer, (Conv, TransposedConv)):
+        more = {} if isinstance(layer, Conv) else {"output_padding": _val(
+            layer.output_padding, env, "the output padding", layer, lo=0)}
         return replace(layer, kernel=tuple(_val(k, env, "the kernel size", layer)
                                            for k in layer.kernel),
                        filters=_val(layer.filters, env, "the filter count", layer,
@@ -278,19 +280,7 @@ def _layer(layer, env: dict):
                        padding=_val(layer.padding, env, "the padding", layer, lo=0),
                        dilation=_val(layer.dilation, env, "the dilation", layer),
                        groups=_val(layer.groups, env, "the group count", layer,
-                                   symbolic=True))
-    if isinstance(layer, TransposedConv):
-        return replace(layer, kernel=tuple(_val(k, env, "the kernel size", layer)
-                                           for k in layer.kernel),
-                       filters=_val(layer.filters, env, "the filter count", layer,
-                                    symbolic=True),
-                       stride=_val(layer.stride, env, "the stride", layer),
-                       padding=_val(layer.padding, env, "the padding", layer, lo=0),
-                       output_padding=_val(layer.output_padding, env, "the output padding",
-                                           layer, lo=0),
-                       dilation=_val(layer.dilation, env, "the dilation", layer),
-                       groups=_val(layer.groups, env, "the group count", layer,
-                                   symbolic=True))
+                                   symbolic=True), **more)
     if isinstance(layer, Upsample):
         if layer.scale is not None:
             return replace(layer, scale=tuple(_val(k, env, "the scale", layer)

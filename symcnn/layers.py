@@ -182,15 +182,20 @@ class Conv:
     def __str__(self) -> str:
         s = f"dw{_pair(self.kernel)}" if self.depthwise else \
             f"conv{_pair(self.kernel)}-{value_text(self.filters)}"
-        if self.stride != 1:
-            s += f"/{value_text(self.stride)}"
-        if self.padding is not None:
-            s += "psame" if self.padding == "same" else f"p{value_text(self.padding)}"
-        if self.dilation != 1:
-            s += f"d{value_text(self.dilation)}"
-        if self.groups != 1:
-            s += f"g{value_text(self.groups)}"
-        return s + ("" if self.bias else "nb")
+        pad = None if self.padding is None else \
+            "psame" if self.padding == "same" else f"p{value_text(self.padding)}"
+        return s + _conv_options(self, pad)
+
+
+def _conv_options(layer, padding: str | None, output_padding: str | None = None) -> str:
+    """A convolution's options as notation, in the canonical order /s p o d g nb."""
+    s = f"/{value_text(layer.stride)}" if layer.stride != 1 else ""
+    s += (padding or "") + (output_padding or "")
+    if layer.dilation != 1:
+        s += f"d{value_text(layer.dilation)}"
+    if layer.groups != 1:
+        s += f"g{value_text(layer.groups)}"
+    return s + ("" if layer.bias else "nb")
 
 
 @dataclass(frozen=True)
@@ -211,18 +216,9 @@ class TransposedConv:
     column: int = _pos()
 
     def __str__(self) -> str:
-        s = f"tconv{_pair(self.kernel)}-{value_text(self.filters)}"
-        if self.stride != 1:
-            s += f"/{value_text(self.stride)}"
-        if self.padding != 0:
-            s += f"p{value_text(self.padding)}"
-        if self.output_padding != 0:
-            s += f"o{value_text(self.output_padding)}"
-        if self.dilation != 1:
-            s += f"d{value_text(self.dilation)}"
-        if self.groups != 1:
-            s += f"g{value_text(self.groups)}"
-        return s + ("" if self.bias else "nb")
+        return f"tconv{_pair(self.kernel)}-{value_text(self.filters)}" + _conv_options(
+            self, f"p{value_text(self.padding)}" if self.padding != 0 else None,
+            f"o{value_text(self.output_padding)}" if self.output_padding != 0 else None)
 
 
 @dataclass(frozen=True)

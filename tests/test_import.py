@@ -143,6 +143,14 @@ ZOO_TORCHVISION = {n: n.replace("_noaux", "") for n in symcnn.zoo_names()
                    if not n.startswith("cifar_") and n != "unet"}  # not torchvision's
 
 
+def zoo_model(name: str):
+    """The torchvision model a zoo file writes (inception_v3_noaux: without the aux head)."""
+    if ZOO_TORCHVISION[name] == "inception_v3":
+        with torch.device("meta"):
+            return tvm.inception_v3(init_weights=False, aux_logits=name == "inception_v3")
+    return build(ZOO_TORCHVISION[name])
+
+
 def test_the_zoo_has_every_torchvision_cnn():
     assert set(ZOO_TORCHVISION.values()) == set(CNNS) | set(SEGMENTATION)
 
@@ -161,11 +169,7 @@ def test_zoo_counts_equal_the_real_model_and_the_published_numbers(name):
     and 481×353), and against the published weights' metadata: params, and GFLOPS at the
     published size (torchvision's "GFLOPS" are MACs)."""
     tv = ZOO_TORCHVISION[name]
-    if tv == "inception_v3":
-        with torch.device("meta"):
-            model = tvm.inception_v3(init_weights=False, aux_logits=name == "inception_v3")
-    else:
-        model = build(tv)
+    model = zoo_model(name)
     sizes = [(520, 520, 3), (481, 353, 3)] if tv in SEGMENTATION else [(160, 240, 3)]
     for size in sizes:
         t = symcnn.analyze(name, size).totals
@@ -182,11 +186,7 @@ def test_zoo_counts_equal_the_real_model_and_the_published_numbers(name):
 @pytest.mark.parametrize("name", sorted(ZOO_TORCHVISION))
 def test_torchvision_import_has_the_zoo_formulas(name):
     tv = ZOO_TORCHVISION[name]
-    if tv == "inception_v3":
-        with torch.device("meta"):
-            model = tvm.inception_v3(init_weights=False, aux_logits=name == "inception_v3")
-    else:
-        model = build(tv)
+    model = zoo_model(name)
     imported = symcnn.analyze(from_torch(model))
     written = symcnn.analyze(name, "HxWx3")
     for q in ("params", "buffers", "macs"):
