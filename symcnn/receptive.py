@@ -51,13 +51,17 @@ class Field:
     jump: tuple[Fraction | int, Fraction | int] | str | None
 
     def text(self) -> str:
-        """``212×212 / 32×32`` as the table prints it; "all" or "—"."""
+        """As the table prints it: ``212 / 32`` (212×212 pixels, jump 32 along H and W),
+        ``3×5 / 1×2`` where the axes differ; "all" or "—"."""
         if self.receptive_field is None:
             return "—"
         if self.receptive_field == ALL:
             return ALL
-        rf = "×".join(f"{x:,}" for x in self.receptive_field)
-        return f"{rf} / {'×'.join(_fraction(j) for j in self.jump)}"
+        def pair(values) -> str:
+            a, b = values
+            return a if a == b else f"{a}×{b}"
+        return f"{pair([f'{x:,}' for x in self.receptive_field])} / " \
+            f"{pair([_fraction(j) for j in self.jump])}"
 
     def json(self) -> tuple:
         """(receptive_field, jump) for JSON: [h, w] ints (a fractional jump as "1/2"),
@@ -324,12 +328,13 @@ class _Walk:
         self.close(depth)
 
     def forward(self, rep, n: int) -> None:
-        """Run ``rep``'s body ``n`` times (in closed form where the jump is an integer)."""
+        """Run ``rep``'s body ``n`` times: once on the input's state gives its effect
+        (jump × s, field + α·jump; linear in the incoming jump), applied n times in closed
+        form; bodies around a fractional jump are run one by one (up to 256 times)."""
         if n <= 0:
             return
-        if n <= 64 or not isinstance(self.state, tuple):
-            for _ in range(n if isinstance(self.state, tuple) else 1):
-                self.silent(rep.items)
+        if not isinstance(self.state, tuple):
+            self.silent(rep.items)  # "all" or None: one run gives what n runs give
             return
         start, shape = self.state, self.shape
         self.state = INPUT
