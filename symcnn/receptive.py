@@ -9,8 +9,9 @@ Each axis is tracked as a periodic table: output position q sees input pixels
 [L(q), R(q)], with L(q) = ⌊q/P⌋·A + Ltab[q mod P] (and R alike), so the jump is A/P. For
 a plain network P = 1 and this is the usual recurrence (r_out = r_in + (k_eff − 1)·j_in,
 j_out = j_in·s, k_eff = d·(k − 1) + 1; padding and ceil mode only move the window); after
-an upsampling or a strided transposed convolution the jump is a fraction and the field
-differs from position to position: the largest over positions is reported. Branches
+an upsampling or a strided transposed convolution the field differs from position to
+position (with period P): the largest over positions is reported, and the jump is the
+mean step A/P (a fraction, or an integer such as 1 after ``conv3-8/2 nearest2``). Branches
 merge as the bounding box of the union of their fields (for centred paths, the largest
 field); their jumps must agree.
 
@@ -49,6 +50,7 @@ class Field:
     number: it depends on the input size) for both."""
     receptive_field: tuple[int, int] | str | None
     jump: tuple[Fraction | int, Fraction | int] | str | None
+    period: tuple[int, int] = (1, 1)  # positions after which field and offsets repeat
 
     def text(self) -> str:
         """As the table prints it: ``212 / 32`` (212×212 pixels, jump 32 along H and W),
@@ -250,8 +252,9 @@ def _merge(states):
 def _field(state) -> Field:
     if not isinstance(state, tuple):
         return Field(state, state)
-    return Field(tuple(_extent(a) for a in state), tuple(Fraction(a[1], a[0]) if a[0] > 1
-                                                       else a[1] for a in state))
+    return Field(tuple(_extent(a) for a in state), tuple(
+        Fraction(a[1], a[0]) if a[0] > 1 else a[1] for a in state),
+        tuple(a[0] for a in state))
 
 
 # ── The walk over a report's rows, line by line as the table lists them ─────────────
