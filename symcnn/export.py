@@ -44,7 +44,7 @@ def _dims(spec) -> list:
     return [spec.height, spec.width, spec.channels]
 
 
-def _layer(n: int, row, copies: int, style: Style, cache: dict) -> dict:
+def _layer(n: int, row, copies: int, style: Style, cache: dict, field=None) -> dict:
     sig = signature(row)
     costs = cache.get(sig)
     if costs is None:
@@ -54,6 +54,8 @@ def _layer(n: int, row, copies: int, style: Style, cache: dict) -> dict:
             "memory_formula": memory_formula(row), "weights_formula": weights_formula(row)}
     d = {"index": n, "name": row.name, "kind": row.kind, **costs}
     d["output"] = list(d["output"])
+    if field is not None:  # [h, w] ints (a fractional jump as "1/2"), "all" or None
+        d["receptive_field"], d["jump"] = field.json()
     if copies > 1:
         d["repeat"] = copies  # this entry stands for `repeat` copies of this layer
     if row.path:
@@ -99,8 +101,8 @@ def to_dict(report) -> dict:
 
 def _layers(report) -> list[dict]:
     style, cache = Style("str"), {}
-    return [_layer(line.index, line.row, line.copies, style, cache)
-            for line in display_rows(report.rows)]
+    return [_layer(line.index, line.row, line.copies, style, cache, field)
+            for line, field in zip(display_rows(report.rows), report.receptive_fields())]
 
 
 def to_json(report, indent: int | None = 2) -> str:
@@ -133,10 +135,11 @@ def _md(cell: str) -> str:
 
 def to_markdown(report) -> str:
     """A GitHub table per layer, then the totals and formulas as a text block."""
-    head = ["#", "Layer", "Output", "Memory (elements)", "Weights", "Biases", "MACs"]
-    lines = ["| " + " | ".join(head) + " |", "|---|---|---|---:|---:|---:|---:|"]
+    head = ["#", "Layer", "Output", "Memory (elements)", "Weights", "Biases", "MACs",
+            "RF / jump"]
+    lines = ["| " + " | ".join(head) + " |", "|---|---|---|---:|---:|---:|---:|---|"]
     style, cache = Style("pretty"), {}
-    for line in display_rows(report.rows):
+    for line, field in zip(display_rows(report.rows), report.receptive_fields()):
         row = line.row
         name = row.name + (f" ×{line.copies:,}" if line.copies > 1 else "") + \
             (" (aux)" if row.aux else "")
@@ -147,10 +150,12 @@ def to_markdown(report) -> str:
                 shape_text(row.out), with_value(memory_formula(row), row, "activations", style),
                 with_value(weights_formula(row), row, "weights", style),
                 style.value(row, "biases"), style.value(row, "macs"))]
-        lines.append("| " + " | ".join([str(line.index), _md(f"`{name}`"), *cells]) + " |")
+        lines.append("| " + " | ".join([str(line.index), _md(f"`{name}`"), *cells,
+                                        _md(field.text())]) + " |")
     t = report.totals
     lines.append("| | **Total** | | " + " | ".join(
-        _md(f"**{pretty(t[q])}**") for q in ("activations", "weights", "biases", "macs")) + " |")
+        _md(f"**{pretty(t[q])}**") for q in ("activations", "weights", "biases", "macs")) +
+        " | |")
     return "\n".join([f"**symcnn** — input {report.input} (H×W×C), {report.dtype}, "
                       f"batch {report.batch}", "", *lines, "", "```text",
                       *_totals(report), "", *_formulas(report), "```"]) + "\n"

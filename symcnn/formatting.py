@@ -572,31 +572,36 @@ def _line_cells(line: Line, style: "Style", cache: dict) -> list[str]:
     return [str(line.index), name, *cells]
 
 
-def _group_cells(group: list[Line], depth: int) -> list[str]:
+def _group_cells(group: list[Line], depth: int, fields: dict | None = None) -> list[str]:
     first, last = group[0], group[-1]
     scope = first.row.path[depth - 1]
     n = sum(line.copies for line in group)
     name = "  " * (depth - 1) + f"{scope} ({n:,} layer{'' if n == 1 else 's'})"
     return [str(first.index), name, shape_text(last.row.out),
             pretty(_sum(group, "activations")), pretty(_sum(group, "weights")),
-            pretty(_sum(group, "biases")), pretty(_sum(group, "macs"))]
+            pretty(_sum(group, "biases")), pretty(_sum(group, "macs")),
+            *([fields[id(last)].text()] if fields is not None else [])]
 
 
 def _columns(report, depth: int | None = None) -> tuple[list[str], list[list[str]]]:
-    head = ["#", "Layer", "Output", "Memory (elements)", "Weights", "Biases", "MACs"]
+    head = ["#", "Layer", "Output", "Memory (elements)", "Weights", "Biases", "MACs",
+            "RF / jump"]
     lines = display_rows(report.rows)
+    fields = {id(line): f for line, f in zip(lines, report.receptive_fields())}
     style, cache = Style("pretty"), {}
     if depth is None:
-        body = [_line_cells(line, style, cache) for line in lines]
+        body = [[*_line_cells(line, style, cache), fields[id(line)].text()]
+                for line in lines]
     else:
-        body = [_line_cells(g[0], style, cache) if len(g[0].row.path) < depth
-                else _group_cells(g, depth) for g in group_lines(lines, depth)]
+        body = [[*_line_cells(g[0], style, cache), fields[id(g[0])].text()]
+                if len(g[0].row.path) < depth else _group_cells(g, depth, fields)
+                for g in group_lines(lines, depth)]
     t = report.totals
     if report.symbolic:  # symbolic totals are long: they stand in the block below
-        body.append(["", "Total", "", "(see below)", "", "", ""])
+        body.append(["", "Total", "", "(see below)", "", "", "", ""])
     else:
         body.append(["", "Total", "", pretty(t["activations"]), pretty(t["weights"]),
-                     pretty(t["biases"]), pretty(t["macs"])])
+                     pretty(t["biases"]), pretty(t["macs"]), ""])
     return head, body
 
 

@@ -99,6 +99,17 @@ class Report:
             raise SymCNNError(f"unknown quantity {quantity!r}; one of {', '.join(QUANTITIES)}")
         return compile_formula((self.divisible if divisible else self.formulas)[quantity])
 
+    def receptive_fields(self) -> list:
+        """Each table line's receptive field and jump (a :class:`symcnn.receptive.Field`,
+        in the order of ``layers`` in JSON): exact, per axis, independent of the input
+        size; "all" or None where the convention says (see symcnn.receptive)."""
+        return list(self._fields)
+
+    @cached_property
+    def _fields(self) -> tuple:
+        from .receptive import receptive_fields
+        return tuple(receptive_fields(self.rows))
+
     @property
     def bytes_per_element(self) -> int:
         return DTYPES[self.dtype]

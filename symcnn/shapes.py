@@ -120,6 +120,7 @@ class Scope:
     uid: int
     fork: tuple | None = field(default=None, compare=False, repr=False)
     target: tuple | None = field(default=None, compare=False, repr=False)
+    branches: int = field(default=0, compare=False, repr=False)  # a merge's branch count
 
     def __str__(self) -> str:
         return self.label
@@ -517,7 +518,8 @@ def _branch_runs(block: Branches, inputs: Shape, shape: Shape, rows: list[Row], 
     branches crop, the others run first and fix the size the crops crop to."""
     uid = next(_UIDS)
     def scope(i: int, target=None) -> Scope:
-        return Scope(f"{block.op}(…) branch {i + 1}", uid, shape, target)
+        return Scope(f"{block.op}(…) branch {i + 1}", uid, shape, target,
+                     len(block.branches))
     cropping = [_crops(b) for b in block.branches]
     if not any(cropping):
         return [_run(b, inputs, rows, (*path, scope(i))) for i, b in enumerate(block.branches)]
