@@ -21,7 +21,8 @@ Conventions (what a row shows when the field is not one size-independent number)
   after one;
 - ``None`` ("—"): the window depends on the input size — ``adaptiveavgpool`` to more
   than 1×1, an upsampling to a size (``bilinear-input``, ``-branch``, ``-HxW``), a merge of
-  branches whose jumps disagree, a repeat too long to follow exactly.
+  branches whose jumps disagree, a repeat too long to follow exactly, a transposed conv
+  with a kernel over 4,096.
 Batch norm is taken at inference (per channel); layer norm, activations, dropout, channel
 padding and shuffles do not mix positions.
 """
@@ -126,11 +127,18 @@ def _gather(axis, P: int, A: int, positions) -> tuple | None:
 def _window(axis, k: int, s: int, p: int, d: int):
     P = axis[0]
     P2 = P // math.gcd(P, s)
+    # Taps m = P/gcd(d, P) apart see the same offsets shifted by a multiple of A ≥ 0, so
+    # the lowest pixel is among the first m taps and the highest among the last m: a
+    # kernel of 10¹² costs 2m taps, not 10¹².
+    m = P // math.gcd(d, P)
+    taps = range(k) if k <= 2 * m else [*range(m), *range(k - m, k)]
     return _gather(axis, P2, axis[1] * s * P2 // P,
-                   lambda t: [t * s - p + u * d for u in range(k)])
+                   lambda t: [t * s - p + u * d for u in taps])
 
 
 def _tconv(axis, k: int, s: int, p: int, d: int):
+    if k > MAX_PERIOD:
+        return None  # a transposed kernel this long is not followed tap by tap
     def taps(t):
         return [(t + p - u * d) // s for u in range(k) if (t + p - u * d) % s == 0]
     return _gather(axis, axis[0] * s, axis[1], taps)

@@ -4,7 +4,9 @@ pixels whose gradient is non-zero for one interior output position."""
 
 from __future__ import annotations
 
+import itertools
 import json
+import math
 import os
 from fractions import Fraction
 
@@ -240,3 +242,26 @@ def test_against_pytorch_gradients(notation, size):
     for name, rf, extent, jump, moved in got:
         assert rf == extent, (name, rf, extent)
         assert jump == moved, (name, jump, moved)
+
+
+def test_long_kernels_take_the_first_and_last_taps_only():
+    """The window rule keeps the first and last P/gcd(d, P) taps of a long kernel: the same
+    field as every tap, on periodic axes after upsamplings (brute force over the taps)."""
+    from symcnn import receptive as rf
+    axes = [rf.INPUT[0]]
+    for s in (2, 3, 4):
+        axes.append(rf._upsample(rf.INPUT[0], s, False))
+        axes.append(rf._upsample(rf.INPUT[0], s, True))
+        axes.append(rf._tconv(rf.INPUT[0], 3, s, 1, 1))
+    for axis, (k, s, p, d) in itertools.product(axes, itertools.product(
+            (1, 2, 5, 9, 17), (1, 2, 3), (0, 1, 4), (1, 2, 3))):
+        P = axis[0]
+        P2 = P // math.gcd(P, s)
+        every = rf._gather(axis, P2, axis[1] * s * P2 // P,
+                           lambda t: [t * s - p + u * d for u in range(k)])
+        assert rf._window(axis, k, s, p, d) == every, (axis, k, s, p, d)
+
+
+def test_a_huge_kernel_costs_no_memory():
+    r = symcnn.analyze("dw11x1000000000000nb relu", "HxWx3")
+    assert r.receptive_fields()[-1].text() == "11×1,000,000,000,000 / 1"
