@@ -650,7 +650,6 @@ def _totals(report) -> list[str]:
     if isinstance(t["activations"], int):
         act = t["activations"] * size
         lines.append(f"Activation memory:     {_bytes(act)}  ({dt}, {size} B/element)")
-        lines.append(f"  ×2 for backward:     {_bytes(2 * act)}  (forward + backward)")
     if isinstance(t["params"], int):
         lines.append(f"Params memory:         {_bytes(t['params'] * size)}  ({dt})")
     lines.append("Per image (batch 1)." if b == 1 else f"Per image; batch of {b:,}:")
@@ -660,8 +659,29 @@ def _totals(report) -> list[str]:
                   f"  activations × {b:,}:    {pretty(b * t['activations'])} elements"]
         if isinstance(t["activations"], int):
             lines.append(f"  activation memory:   {_bytes(b * t['activations'] * size)}")
+    lines += memory_lines(report)
     lines.append("K, M, G are decimal (10³, 10⁶, 10⁹); MB = 10⁶ bytes, MiB = 2²⁰ bytes.")
     return lines
+
+
+MEMORY_LABELS = {"saved_for_backward": "saved for backward"}
+
+
+def memory_lines(report) -> list[str]:
+    """The named PyTorch memory figures (symcnn.memory), each with its definition; for a
+    symbolic input they are in the formulas instead."""
+    from .memory import DEFINITIONS
+    m = report.memory
+    if report.symbolic:
+        return []
+    out = [f"PyTorch memory ({m['device']} semantics, {m['dtype']}, batch {m['batch']:,}):"]
+    for key, label in MEMORY_LABELS.items():
+        v = m[key]
+        shown = _bytes(v) if isinstance(v, int) else pretty(v) if v is not None else \
+            "— (PyTorch does not train in int8)" if m["dtype"] == "int8" else \
+            f"— ({m.get('note', 'not computed')})"
+        out += [f"  {label + ':':<20} {shown}", f"      {DEFINITIONS[key]}"]
+    return out
 
 
 def _formulas(report) -> list[str]:
@@ -679,6 +699,8 @@ def _formulas(report) -> list[str]:
     out = [f"Formulas in {free} (positive integers; exact, floors included, for every input "
            "the network runs on):"]
     out += [f"  {label:<11} = {pretty(report.formulas[q])}" for q, label in names.items()]
+    out += [f"  {MEMORY_LABELS[q]} = {pretty(f)}  (bytes, batch B)"
+            for q, f in report.memory_formulas.items()]
     if report.multiples:
         out.append(f"Where {_multiples_text(report)}:")
         out += [f"  {label:<11} = {pretty(report.divisible[q])}"

@@ -1,0 +1,341 @@
+"""Memory that predicts PyTorch: what autograd saves, and (later) peaks — pure functions
+over a report's rows, no torch.
+
+The rows are turned into a data-flow graph (:func:`graph`): each layer copy is a node with
+its input tensors and its output tensor, a tensor is a view of a storage (a crop, a split
+slice and fc's flatten share their input's storage), and every storage has a size per
+image (or per batch: batch norm's statistics are C floats whatever the batch).
+
+``saved_for_backward`` is the sum of the distinct storages autograd keeps between a
+train-mode forward of the network alone (no loss) and its backward, parameters and
+buffers left out, as PyTorch 2.14 saves them (checked on the meta device with
+``saved_tensors_hooks`` in ``tests/test_memory_torch.py``):
+
+- conv, transposed conv, fc (Linear on the flattened view), layer scale, PReLU, avg pool,
+  adaptive avg pool to h×w ≠ 1×1: their input;
+- max pool: its input and int64 indices of the output's size;
+- batch norm (train): its input and two C-element statistics (save_mean, save_invstd);
+  group norm: its input and two N·G statistics; layer norm: its input and two N·H·W ones
+  (for float16/bfloat16 inputs batch and layer norm keep float32 statistics on CUDA,
+  statistics in the input's dtype otherwise);
+- relu, sigmoid, tanh, softmax: their output; relu6, silu, gelu, hardswish, hardsigmoid:
+  their input (in place, as torchvision runs them: a clone of it — the same bytes);
+- dropout (train): a mask of the input's size, in the input's dtype on the CPU and meta,
+  bool (1 B) on CUDA;
+- se(q): its input, the pooled C, the squeezed q and the gate's C values;
+- global average pool (``mean``), add, cat, split, crop, channel pad, upsampling, shuffle:
+  nothing; mul(…): each operand if the other requires grad (products of more than two
+  operands also keep the partial products);
+- an element-wise layer (or pool, or upsampling) on a tensor that does not require grad —
+  the network input, before the first layer with params — records nothing; a layer with
+  params always keeps its input;
+- lrn: its input, the padded squares' average pool input and output, the divisor (as
+  ``F.local_response_norm`` computes it).
+
+Views share one storage and a storage is counted once, however many layers keep it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import sympy
+
+from .dims import to_expr
+from .errors import SymCNNError
+from .expand import bind_incoming
+
+__all__ = ["DEVICES", "OPTIMIZERS", "Storage", "Tensor", "Node", "graph",
+           "saved_for_backward", "figures", "formulas", "DEFINITIONS", "MAX_NODES", "BATCH"]
+
+DEVICES = ("cuda", "cpu")
+OPTIMIZERS = ("sgd", "momentum", "adam", "adamw")
+MAX_NODES = 100_000  # layer copies the graph may expand to (beyond: figures are None)
+_ITEMSIZE = {"float64": 8, "float32": 4, "float16": 2, "bfloat16": 2, "int8": 1}
+
+
+class Storage:
+    """One allocation: ``elems`` elements of ``itemsize`` bytes, per image if ``batched``."""
+    __slots__ = ("elems", "itemsize", "batched", "what")
+
+    def __init__(self, elems, itemsize: int, batched: bool = True, what: str = "") -> None:
+        self.elems, self.itemsize, self.batched, self.what = elems, itemsize, batched, what
+
+    def bytes(self, batch=1):
+        return self.elems * self.itemsize * (batch if self.batched else 1)
+
+
+@dataclass(eq=False)
+class Tensor:
+    """A view of ``storage`` (the whole of it unless a slice or crop) with ``elems``
+    elements per image; ``grad``: whether it requires grad."""
+    storage: Storage
+    elems: object
+    grad: bool
+
+
+@dataclass(eq=False)
+class Node:
+    """One copy of one row: its inputs, its output, what autograd keeps of it."""
+    row: object
+    inputs: list
+    out: Tensor
+    saved: list = field(default_factory=list)   # storages kept for backward
+    extra: list = field(default_factory=list)   # storages allocated beside the output
+    head: bool = False                          # the output of a head(…) (kept)
+
+
+def _elems(shape):
+    out = 1
+    for f in shape:
+        out = out * to_expr(f) if not isinstance(f, int) or not isinstance(out, int) \
+            else out * f
+    return out
+
+
+class TooManyCopies(SymCNNError):
+    """More than MAX_NODES layer copies: the memory figures are not computed (None)."""
+
+    def __init__(self) -> None:
+        super().__init__(f"memory: the network runs more than {MAX_NODES:,} layer copies; "
+                         "symcnn simulates every copy for its memory figures")
+
+
+def _copies(rows, level=0):
+    """The rows in run order, every collapsed repeat expanded into its copies."""
+    out, i, n = [], 0, len(rows)
+    while i < n:
+        r = rows[i]
+        if len(r.reps) <= level:
+            out.append(r)
+            i += 1
+            continue
+        uid, count = r.reps[level][0], r.reps[level][1]
+        j = i
+        while j < n and len(rows[j].reps) > level and rows[j].reps[level][0] == uid:
+            j += 1
+        body = _copies(rows[i:j], level + 1)
+        if len(out) + count * len(body) > MAX_NODES:
+            raise TooManyCopies
+        out.extend(body * count)
+        i = j
+    return out
+
+
+def _ctx(row) -> tuple:
+    return tuple(s for s in row.path if s.fork is not None)
+
+
+def _kind(row) -> str:
+    layer = row.layer
+    if layer is None or isinstance(layer, str):
+        return layer or "input"
+    name = type(layer).__name__.lower()
+    if name == "elementwise":
+        return layer.kind
+    if name == "pool":
+        return "maxpool" if layer.op == "max" else "avgpool"
+    if name == "adaptiveavgpool":
+        return "gap" if tuple(layer.output) == (1, 1) else "adaptiveavgpool"
+    return name
+
+
+_SAVES_OUTPUT = {"relu", "sigmoid", "tanh", "softmax"}
+_SAVES_INPUT = {"relu6", "silu", "gelu", "hardswish", "hardsigmoid", "avgpool",
+                "adaptiveavgpool"}
+_PARAMS_SAVE_INPUT = {"conv", "transposedconv", "fc", "scale", "prelu"}
+_NOTHING = {"gap", "channelpad", "upsample", "shuffle", "crop"}
+
+
+def _stat_size(kind: str, itemsize: int, dtype: str, device: str) -> int:
+    """Bytes per element of a norm's saved statistics: float32 for float16/bfloat16 inputs
+    in batch and layer norm on CUDA (as the meta kernels give), the input's dtype
+    otherwise (group norm everywhere, every norm on the CPU)."""
+    reduced = dtype in ("float16", "bfloat16")
+    return 4 if reduced and device == "cuda" and kind != "groupnorm" else itemsize
+
+
+def graph(rows, dtype: str = "float32", device: str = "cuda",
+          training: bool = True) -> list[Node]:
+    """The data-flow graph of ``rows`` (a report's rows, input row first), one node per
+    layer copy that runs, in run order; the input is node 0. An ``aux(…)`` head runs in
+    training only (as torchvision's Inception-v3 runs its auxiliary classifier)."""
+    itemsize = _ITEMSIZE[dtype]
+    first = rows[0]
+    x = Tensor(Storage(_elems(first.out), itemsize, what="input"), _elems(first.out), False)
+    nodes = [Node(first, [], x)]
+    state = {(): x}      # branch context → the tensor flowing there now
+    finished: dict = {}  # parent context → [(scope, tensor)] of closed branches
+    for row in _copies(list(rows[1:])):
+        if row.aux and not training:
+            continue
+        ctx = _ctx(row)
+        for key in sorted((k for k in state if k != ctx[:len(k)]), key=len, reverse=True):
+            t = state.pop(key)
+            if key[-1].label in ("head(…)", "aux(…)"):
+                nodes[-1].head = True if nodes[-1].out is t else nodes[-1].head
+            else:
+                finished.setdefault(key[:-1], []).append((key[-1], t))
+        for i in range(len(ctx)):
+            key = ctx[:i + 1]
+            if key not in state:
+                parent, scope = state[key[:-1]], key[-1]
+                if scope.label.startswith("split(…)"):
+                    parent = _slice(parent)
+                state[key] = parent
+        kind = _kind(row)
+        if kind in ("add", "cat", "split", "mul"):
+            node = _merge(row, kind, state[ctx], finished.pop(ctx, []), itemsize)
+        else:
+            node = _layer(row, kind, state[ctx], itemsize, dtype, device)
+        nodes.append(node)
+        state[ctx] = node.out
+    return nodes
+
+
+def _slice(parent: Tensor) -> Tensor:
+    """Branch i of a split(…): a view of its input's storage (1/n of the channels)."""
+    return Tensor(parent.storage, None, parent.grad)
+
+
+def _merge(row, kind, fork: Tensor, done, itemsize) -> Node:
+    label = f"{'split' if kind == 'split' else kind}(…) branch "
+    mine = [(s, t) for s, t in done if s.label.startswith(label)]
+    uid = max((s.uid for s, _ in mine), default=None)
+    by_index = {int(s.label[len(label):]): t for s, t in mine if s.uid == uid}
+    n = max(row.arity, max(by_index, default=0))
+    ins = [by_index.get(i + 1, fork) for i in range(n)]
+    grad = any(t.grad for t in ins)
+    out = Tensor(Storage(_elems(row.out), itemsize, what=kind), _elems(row.out), grad)
+    node = Node(row, ins, out)
+    if kind == "mul" and grad:
+        acc = ins[0]
+        for i, t in enumerate(ins[1:], 1):
+            if t.grad:
+                node.saved.append(acc.storage)
+            if acc.grad:
+                node.saved.append(t.storage)
+            if i < len(ins) - 1:  # a partial product: broadcast to the output's size
+                acc = Tensor(Storage(_elems(row.out), itemsize, what="product"),
+                             _elems(row.out), acc.grad or t.grad)
+                node.extra.append(acc.storage)
+    return node
+
+
+def _layer(row, kind, x: Tensor, itemsize, dtype, device) -> Node:
+    elems = _elems(row.out)
+    params = bool(row.weight_factors) or kind in ("scale", "prelu")
+    grad = x.grad or params
+    if kind == "crop":
+        out = Tensor(x.storage, elems, x.grad)
+    else:
+        out = Tensor(Storage(elems, itemsize, what=kind), elems, grad)
+    node = Node(row, [x], out)
+    stat = _stat_size(kind, itemsize, dtype, device)
+    c = to_expr(row.out[2]) if not isinstance(row.out[2], int) else row.out[2]
+    s = node.saved
+    if kind in _PARAMS_SAVE_INPUT:
+        s.append(x.storage)
+    elif kind == "batchnorm":
+        s += [x.storage, Storage(c, stat, False, "bn mean"), Storage(c, stat, False, "bn invstd")]
+    elif kind == "groupnorm":
+        g = row.layer.groups
+        s += [x.storage, Storage(g, stat, True, "gn mean"), Storage(g, stat, True, "gn rstd")]
+    elif kind == "layernorm":
+        hw = _elems(row.out[:2])
+        s += [x.storage, Storage(hw, stat, True, "ln mean"), Storage(hw, stat, True, "ln rstd")]
+    elif kind == "se":
+        q = bind_incoming(row.layer, row.out[2]).squeeze  # se({in//4}): in = C
+        q = to_expr(q) if not isinstance(q, int) else q
+        pooled, squeezed, gate = (Storage(c, itemsize, True, "se pooled"),
+                                  Storage(q, itemsize, True, "se squeeze"),
+                                  Storage(c, itemsize, True, "se gate"))
+        s += [x.storage, pooled, squeezed, gate]
+        node.extra += [pooled, Storage(q, itemsize, True, "se fc1"), squeezed, gate]
+    elif kind == "maxpool":
+        idx = Storage(elems, 8, True, "max pool indices")
+        node.extra.append(idx)
+        if x.grad:
+            s += [x.storage, idx]
+    elif not x.grad:
+        pass
+    elif kind in _SAVES_OUTPUT:
+        s.append(out.storage)
+    elif kind in _SAVES_INPUT:
+        s.append(x.storage)
+    elif kind == "dropout":
+        mask = Storage(elems, 1 if device == "cuda" else itemsize, True, "dropout mask")
+        s.append(mask)
+        node.extra.append(mask)
+    elif kind == "lrn":
+        # F.local_response_norm: div = x²; pad; avg_pool3d; ·α + k; ^β; x / div
+        s.append(x.storage)
+        sq = Storage(elems, itemsize, True, "lrn square")
+        padded = Storage(_elems(row.out[:2]) * (c + 4), itemsize, True, "lrn pad")
+        pooled = Storage(elems, itemsize, True, "lrn pool")
+        scaled = Storage(elems, itemsize, True, "lrn scaled")
+        div = Storage(elems, itemsize, True, "lrn div")
+        s += [padded, scaled, div]
+        node.extra += [sq, padded, pooled, scaled, div]
+    elif kind not in _NOTHING:
+        raise SymCNNError(f"memory: no rule for layer kind {kind!r}")  # pragma: no cover
+    return node
+
+
+def _sum(storages, batch):
+    seen, ints, exprs = set(), 0, []
+    for st in storages:
+        if id(st) in seen:
+            continue
+        seen.add(id(st))
+        b = st.bytes(batch)
+        if isinstance(b, int):
+            ints += b
+        else:
+            exprs.append(b)
+    if not exprs:
+        return ints
+    total = sympy.expand(sympy.Add(*exprs, ints))
+    return int(total) if total.is_Integer else total
+
+
+def saved_for_backward(rows, dtype: str = "float32", device: str = "cuda", batch=1):
+    """Bytes of the distinct storages autograd saves in a train-mode forward of ``rows``'
+    network on a batch of ``batch`` (an int, or a symbol for a formula)."""
+    nodes = graph(rows, dtype, device)
+    return _sum((st for n in nodes for st in n.saved), batch)
+
+
+BATCH = sympy.Symbol("B", positive=True, integer=True)  # the batch in memory formulas
+# One line each: what the figures mean (table, JSON, Markdown, LaTeX say the same).
+DEFINITIONS = {
+    "saved_for_backward": "the distinct storages autograd keeps from a train-mode forward "
+                          "(no loss) to its backward; params and buffers excluded",
+}
+
+
+def _trainable(dtype: str) -> bool:
+    return dtype != "int8"  # PyTorch does not train in int8: no training figures
+
+
+def figures(rows, dtype: str = "float32", device: str = "cuda", batch: int = 1) -> dict:
+    """The memory figures of ``rows`` at ``batch`` (bytes; None where they do not apply:
+    training figures at int8)."""
+    out = {"device": device, "dtype": dtype, "batch": batch}
+    try:
+        out["saved_for_backward"] = saved_for_backward(rows, dtype, device, batch) \
+            if _trainable(dtype) else None
+    except TooManyCopies:
+        out["saved_for_backward"] = None
+        out["note"] = str(TooManyCopies())
+    return out
+
+
+def formulas(rows, dtype: str = "float32", device: str = "cuda") -> dict:
+    """The figures with a closed form, in the rows' size symbols and :data:`BATCH`."""
+    if not _trainable(dtype):
+        return {}
+    try:
+        return {"saved_for_backward": saved_for_backward(rows, dtype, device, BATCH)}
+    except TooManyCopies:
+        return {}

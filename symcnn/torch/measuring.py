@@ -1,0 +1,100 @@
+"""What PyTorch really keeps in memory, measured (the checks of :mod:`symcnn.memory`).
+
+- :func:`saved_bytes`: the distinct storages autograd saves for backward during one
+  train-mode forward (no loss), found with ``torch.autograd.graph.saved_tensors_hooks``
+  and deduplicated by ``untyped_storage()._cdata`` (which works on the meta device, where
+  ``data_ptr()`` is 0); parameter and buffer storages are left out.
+- :func:`peak_bytes`: the peak of an eval-mode ``no_grad`` forward, or of a steady-state
+  training step, from ``torch.distributed._tools.mem_tracker.MemTracker`` (a private torch
+  tool: it tracks every storage by category, on the CPU and meta).
+"""
+
+from __future__ import annotations
+
+import torch
+
+__all__ = ["saved_bytes", "saved_storages", "inference_peak", "training_peak"]
+
+
+def _owned(model) -> set:
+    return {t.untyped_storage()._cdata for t in (*model.parameters(), *model.buffers())}
+
+
+def saved_storages(model, x) -> dict:
+    """{storage id: bytes} of what autograd saves in one train-mode forward of ``model``
+    on ``x`` (the model's mode is restored)."""
+    owned, seen = _owned(model), {}
+
+    def pack(t):
+        s = t.untyped_storage()
+        if s._cdata not in owned:
+            seen[s._cdata] = (s.nbytes(), s)  # keep it alive: ids stay unique
+        return t
+
+    was = model.training
+    model.train()
+    try:
+        with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+            out = model(x)
+    finally:
+        model.train(was)
+    del out
+    return {k: v[0] for k, v in seen.items()}
+
+
+def saved_bytes(model, x) -> int:
+    """Bytes of the distinct storages autograd saves in a train-mode forward."""
+    return sum(saved_storages(model, x).values())
+
+
+def _tracker():
+    from torch.distributed._tools.mem_tracker import MemTracker
+    return MemTracker()
+
+
+def _device_total(snapshot) -> int:
+    (dev, cats), = [(d, c) for d, c in snapshot.items()]
+    return cats["Total"]
+
+
+def inference_peak(model, x) -> int:
+    """Peak bytes of an eval-mode ``no_grad`` forward: params, buffers, the input and
+    everything live at the peak (MemTracker)."""
+    model.eval()
+    mt = _tracker()
+    mt.track_external(model, x)
+    with mt, torch.no_grad():
+        model(x)
+    return _device_total(mt.get_tracker_snapshot("peak"))
+
+
+def training_peak(model, x, target, optimizer: str = "adam", steps: int = 2) -> dict:
+    """Peak bytes of the last of ``steps`` training steps (forward, cross-entropy against
+    int64 ``target``, backward, ``step()``, ``zero_grad(set_to_none=True)``), by category."""
+    model.train()
+    params = list(model.parameters())
+    opt = {"sgd": lambda: torch.optim.SGD(params, lr=0.1),
+           "momentum": lambda: torch.optim.SGD(params, lr=0.1, momentum=0.9),
+           "adam": lambda: torch.optim.Adam(params),
+           "adamw": lambda: torch.optim.AdamW(params)}[optimizer]()
+
+    def step():
+        out = model(x)
+        if isinstance(out, dict):
+            out = out["out"]
+        loss = torch.nn.functional.cross_entropy(out.flatten(2).mean(2) if out.dim() == 4
+                                                 and out.shape[-1] * out.shape[-2] > 1
+                                                 else out.flatten(1), target)
+        loss.backward()
+        opt.step()
+        opt.zero_grad(set_to_none=True)
+
+    for _ in range(steps - 1):
+        step()
+    mt = _tracker()
+    mt.track_external(model, opt, x, target)
+    with mt:
+        step()
+    snap = mt.get_tracker_snapshot("peak")
+    (dev, cats), = list(snap.items())
+    return {str(k): v for k, v in cats.items()}
