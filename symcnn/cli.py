@@ -71,6 +71,8 @@ def _report_parser() -> argparse.ArgumentParser:
                    help="batch size for activations and MACs (default: 1)")
     p.add_argument("--device", default="cuda", choices=("cuda", "cpu"),
                    help="whose semantics the PyTorch memory figures follow (default: cuda)")
+    p.add_argument("--optimizer", default="adam", choices=("sgd", "momentum", "adam", "adamw"),
+                   help="whose state the training memory figures count (default: adam)")
     p.add_argument("--depth", "-d", type=int, metavar="N", default=None,
                    help="table, latex: sum layers nested deeper than N blocks into one line "
                         "per block, like torchinfo's depth (default: every layer)")
@@ -401,7 +403,8 @@ def _report_cmd(argv: list[str]) -> int:
         raise SymCNNError("--depth must be 1 or more")
     spec = _input_arg(args.input) if args.input is not None else None
     report = analyze(network_of(_read_net(args.net, args.kwargs, spec), files=False), spec,
-                     dtype=args.dtype, batch=args.batch, device=args.device)
+                     dtype=args.dtype, batch=args.batch, device=args.device,
+                     optimizer=args.optimizer)
     if args.format == "json":
         text = report.to_json()
     elif args.format == "csv":

@@ -105,6 +105,7 @@ def _memory(report) -> dict:
     m = report.memory
     out = {k: (None if v is None else _value(v)) if k in DEFINITIONS else v
            for k, v in m.items()}
+    out["breakdown"] = {k: _value(v) for k, v in m["breakdown"].items()}
     out["definitions"] = dict(DEFINITIONS)
     return out
 

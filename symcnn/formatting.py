@@ -664,7 +664,7 @@ def _totals(report) -> list[str]:
     return lines
 
 
-MEMORY_LABELS = {"saved_for_backward": "saved for backward"}
+MEMORY_LABELS = {"saved_for_backward": "saved for backward", "model_state": "model state"}
 
 
 def memory_lines(report) -> list[str]:
@@ -674,12 +674,17 @@ def memory_lines(report) -> list[str]:
     m = report.memory
     if report.symbolic:
         return []
-    out = [f"PyTorch memory ({m['device']} semantics, {m['dtype']}, batch {m['batch']:,}):"]
+    out = [f"PyTorch memory ({m['device']} semantics, {m['dtype']}, batch {m['batch']:,}, "
+           f"{m['optimizer']}):"]
     for key, label in MEMORY_LABELS.items():
         v = m[key]
         shown = _bytes(v) if isinstance(v, int) else pretty(v) if v is not None else \
             "— (PyTorch does not train in int8)" if m["dtype"] == "int8" else \
             f"— ({m.get('note', 'not computed')})"
+        if key == "model_state" and isinstance(v, int):
+            parts = m["breakdown"]
+            shown += (f"  (params {parts['params']:,} + gradients {parts['gradients']:,} + "
+                      f"{m['optimizer']} state {parts['optimizer_state']:,})")
         out += [f"  {label + ':':<20} {shown}", f"      {DEFINITIONS[key]}"]
     return out
 
@@ -699,7 +704,8 @@ def _formulas(report) -> list[str]:
     out = [f"Formulas in {free} (positive integers; exact, floors included, for every input "
            "the network runs on):"]
     out += [f"  {label:<11} = {pretty(report.formulas[q])}" for q, label in names.items()]
-    out += [f"  {MEMORY_LABELS[q]} = {pretty(f)}  (bytes, batch B)"
+    out += [f"  {MEMORY_LABELS[q]} = {pretty(f)}  (bytes"
+            f"{', batch B' if 'B' in {x.name for x in f.free_symbols} else ''})"
             for q, f in report.memory_formulas.items()]
     if report.multiples:
         out.append(f"Where {_multiples_text(report)}:")

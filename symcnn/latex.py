@@ -357,7 +357,8 @@ class _Writer:
 
 
 # The memory figures with a closed form (bytes, in the batch B; symcnn.memory).
-_MEMORY_TEX = {"saved_for_backward": "saved for backward (bytes)"}
+_MEMORY_TEX = {"saved_for_backward": "saved for backward (bytes)",
+               "model_state": "model state (bytes)"}
 
 
 def formulas_aligned(report) -> str:

@@ -46,7 +46,8 @@ from .errors import SymCNNError
 from .expand import bind_incoming
 
 __all__ = ["DEVICES", "OPTIMIZERS", "Storage", "Tensor", "Node", "graph",
-           "saved_for_backward", "figures", "formulas", "DEFINITIONS", "MAX_NODES", "BATCH"]
+           "saved_for_backward", "model_state", "figures", "formulas", "DEFINITIONS",
+           "MAX_NODES", "BATCH", "STATE_COPIES"]
 
 DEVICES = ("cuda", "cpu")
 OPTIMIZERS = ("sgd", "momentum", "adam", "adamw")
@@ -307,10 +308,54 @@ def saved_for_backward(rows, dtype: str = "float32", device: str = "cuda", batch
 
 
 BATCH = sympy.Symbol("B", positive=True, integer=True)  # the batch in memory formulas
+# Optimizer state per parameter element, in copies of the params: SGD none, SGD with
+# momentum a momentum buffer, Adam and AdamW exp_avg and exp_avg_sq (plus a float32 step
+# scalar per parameter tensor, on the host unless on the CPU: torch.optim's defaults).
+STATE_COPIES = {"sgd": 0, "momentum": 1, "adam": 2, "adamw": 2}
+
+
+def _param_tensors(row) -> int:
+    """How many parameter tensors the row's layer has in torch (weight, bias, …)."""
+    if row.layer is None or isinstance(row.layer, str):
+        return 0
+    kind = type(row.layer).__name__.lower()
+    if kind == "se":
+        return 4  # two 1×1 convs with bias
+    if kind in ("scale", "prelu"):
+        return 1
+    if not row.weight_factors:
+        return 0
+    return 1 + (row.biases != 0)
+
+
+def _params(rows):
+    total = 0
+    for r in rows:
+        p = r.params
+        if p != 0:
+            total = total + r.count * p
+    return sympy.expand(total) if isinstance(total, sympy.Expr) else total
+
+
+def model_state(rows, dtype: str = "float32", device: str = "cuda",
+                optimizer: str = "adam") -> dict:
+    """Bytes of the params, their gradients and the optimizer's state (every param in
+    ``dtype``: the whole model converted, as ``model.to(dtype)``), and their sum."""
+    size = _ITEMSIZE[dtype]
+    params = _params(rows) * size
+    steps = 0
+    if optimizer in ("adam", "adamw") and device == "cpu":
+        steps = 4 * sum(r.count * _param_tensors(r) for r in rows)
+    state = STATE_COPIES[optimizer] * params + steps
+    return {"params": params, "gradients": params, "optimizer_state": state,
+            "model_state": sympy.expand(2 * params + state)
+            if isinstance(params, sympy.Expr) else 2 * params + state}
 # One line each: what the figures mean (table, JSON, Markdown, LaTeX say the same).
 DEFINITIONS = {
     "saved_for_backward": "the distinct storages autograd keeps from a train-mode forward "
                           "(no loss) to its backward; params and buffers excluded",
+    "model_state": "params + gradients + the optimizer's state, all in the dtype "
+                   "(the whole model converted); batch-independent",
 }
 
 
@@ -318,10 +363,15 @@ def _trainable(dtype: str) -> bool:
     return dtype != "int8"  # PyTorch does not train in int8: no training figures
 
 
-def figures(rows, dtype: str = "float32", device: str = "cuda", batch: int = 1) -> dict:
+def figures(rows, dtype: str = "float32", device: str = "cuda", batch: int = 1,
+            optimizer: str = "adam") -> dict:
     """The memory figures of ``rows`` at ``batch`` (bytes; None where they do not apply:
     training figures at int8)."""
-    out = {"device": device, "dtype": dtype, "batch": batch}
+    out = {"device": device, "optimizer": optimizer, "dtype": dtype, "batch": batch}
+    state = model_state(rows, dtype, device, optimizer) if _trainable(dtype) else None
+    out["model_state"] = state["model_state"] if state else None
+    out["breakdown"] = {k: state[k] for k in ("params", "gradients", "optimizer_state")} \
+        if state else {}
     try:
         out["saved_for_backward"] = saved_for_backward(rows, dtype, device, batch) \
             if _trainable(dtype) else None
@@ -331,11 +381,15 @@ def figures(rows, dtype: str = "float32", device: str = "cuda", batch: int = 1) 
     return out
 
 
-def formulas(rows, dtype: str = "float32", device: str = "cuda") -> dict:
+def formulas(rows, dtype: str = "float32", device: str = "cuda",
+             optimizer: str = "adam") -> dict:
     """The figures with a closed form, in the rows' size symbols and :data:`BATCH`."""
     if not _trainable(dtype):
         return {}
+    out = {}
     try:
-        return {"saved_for_backward": saved_for_backward(rows, dtype, device, BATCH)}
+        out["saved_for_backward"] = saved_for_backward(rows, dtype, device, BATCH)
     except TooManyCopies:
-        return {}
+        pass
+    out["model_state"] = sympy.sympify(model_state(rows, dtype, device, optimizer)["model_state"])
+    return out

@@ -106,3 +106,36 @@ def test_saved_for_backward_is_a_function_of_rows():
     r = symcnn.analyze("resnet18", "64x64x3")
     assert saved_for_backward(r.rows, batch=3) == 3 * saved_for_backward(r.rows) - 2 * \
         saved_for_backward(r.rows, batch=0)  # affine in the batch (BN stats do not scale)
+
+
+STATE = [  # (optimizer, device, state copies, step scalars counted)
+    ("sgd", "cuda", 0, False), ("momentum", "cuda", 1, False), ("adam", "cuda", 2, False),
+    ("adamw", "cuda", 2, False), ("adam", "cpu", 2, True), ("sgd", "cpu", 0, False),
+]
+
+
+@pytest.mark.parametrize("optimizer, device, copies, steps", STATE)
+def test_model_state_is_params_gradients_and_optimizer_state(optimizer, device, copies,
+                                                             steps):
+    r = symcnn.analyze("resnet50", "224x224x3", optimizer=optimizer, device=device)
+    p = 25_557_032 * 4
+    tensors = 161  # ResNet-50's parameter tensors (torch's len(list(model.parameters())))
+    state = copies * p + (4 * tensors if steps else 0)  # Adam's float32 step per tensor
+    assert r.memory["breakdown"] == {"params": p, "gradients": p, "optimizer_state": state}
+    assert r.memory["model_state"] == 2 * p + state
+    assert r.memory_formulas["model_state"] == 2 * p + state  # no H, W, B in ResNet-50
+
+
+def test_model_state_formula_follows_the_params():
+    """VGG-16 without its adaptive pool: fc1's weights grow with the input."""
+    r = symcnn.analyze("examples/vgg16_paper.cnn", optimizer="momentum")
+    assert sympy.expand(r.memory_formulas["model_state"] - 3 * 4 * r.formulas["params"]) == 0
+    assert r.memory["optimizer"] == "momentum"
+
+
+def test_model_state_in_float16_and_the_optimizer_is_named():
+    r = symcnn.analyze("conv3-8", "16x16x3", dtype="float16", optimizer="sgd")
+    assert r.memory["model_state"] == 2 * (3 * 3 * 3 * 8 + 8) * 2
+    assert "sgd" in r.to_table() and "model state:" in r.to_table()
+    with pytest.raises(symcnn.SymCNNError, match="unknown optimizer"):
+        symcnn.analyze("conv3-8", optimizer="lion")

@@ -165,3 +165,23 @@ def test_torchvision_saves_what_the_zoo_file_predicts(name, _tv):
     r = symcnn.analyze(name, size, batch=2, device="cpu")
     got = saved_bytes(model, torch.zeros(2, 3, h, h, device="meta"))
     assert got == r.memory["saved_for_backward"] + _torchvision_extra(model, 2)
+
+
+@pytest.mark.parametrize("optimizer", ["sgd", "momentum", "adam", "adamw"])
+@pytest.mark.parametrize("net, size, device", [
+    ("resnet50", "224x224x3", "meta"),
+    ("conv3-8 bn relu se(2) gn2 ln scale prelu gap fc10", "16x16x3", "meta"),
+    ("conv3-8 bn relu se(2) gn2 ln scale prelu gap fc10", "16x16x3", "cpu"),
+    ("mobilenet_v3_small", "64x64x3", "cpu")])
+def test_model_state_matches_a_real_optimizer_step(net, size, device, optimizer):
+    """Params, gradients and state after a real step; on meta (standing for CUDA) Adam's
+    step scalars live on the host, so only the CPU semantics count them."""
+    from symcnn.torch.measuring import model_state_bytes
+    h = int(size.split("x")[0])
+    got = model_state_bytes(to_torch(net, size, device=device),
+                            torch.zeros(2, 3, h, h, device=device), optimizer)
+    r = symcnn.analyze(net, size, optimizer=optimizer,
+                       device="cpu" if device == "cpu" else "cuda")
+    assert {k: got[k] for k in ("params", "gradients", "optimizer_state")} == \
+        r.memory["breakdown"]
+    assert r.memory["model_state"] == got["params"] + got["gradients"] + got["optimizer_state"]

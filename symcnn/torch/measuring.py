@@ -98,3 +98,37 @@ def training_peak(model, x, target, optimizer: str = "adam", steps: int = 2) -> 
     snap = mt.get_tracker_snapshot("peak")
     (dev, cats), = list(snap.items())
     return {str(k): v for k, v in cats.items()}
+
+
+def _optimizer(params, optimizer: str):
+    return {"sgd": lambda: torch.optim.SGD(params, lr=0.1),
+            "momentum": lambda: torch.optim.SGD(params, lr=0.1, momentum=0.9),
+            "adam": lambda: torch.optim.Adam(params),
+            "adamw": lambda: torch.optim.AdamW(params)}[optimizer]()
+
+
+def model_state_bytes(model, x, optimizer: str = "adam") -> dict:
+    """Bytes of params, gradients and optimizer state after one training step on ``x``
+    (a sum of the outputs as the loss), by where they live: ``{"params", "gradients",
+    "optimizer_state", "host_state"}`` (host_state: state tensors on the CPU while the
+    params are elsewhere, e.g. Adam's step scalars)."""
+    model.train()
+    params = list(model.parameters())
+    opt = _optimizer(params, optimizer)
+    out = model(x)
+    out = out["out"] if isinstance(out, dict) else out
+    out.float().sum().backward()
+    opt.step()
+    where = params[0].device
+    state = host = 0
+    for s in opt.state.values():
+        for t in s.values():
+            if isinstance(t, torch.Tensor):
+                if t.device == where:
+                    state += t.untyped_storage().nbytes()
+                else:
+                    host += t.untyped_storage().nbytes()
+    return {"params": sum(p.untyped_storage().nbytes() for p in params),
+            "gradients": sum(p.grad.untyped_storage().nbytes() for p in params
+                             if p.grad is not None),
+            "optimizer_state": state, "host_state": host}
