@@ -664,7 +664,8 @@ def _totals(report) -> list[str]:
     return lines
 
 
-MEMORY_LABELS = {"saved_for_backward": "saved for backward", "model_state": "model state"}
+MEMORY_LABELS = {"saved_for_backward": "saved for backward", "model_state": "model state",
+                 "inference_peak": "inference peak"}
 
 
 def memory_lines(report) -> list[str]:

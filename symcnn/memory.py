@@ -57,7 +57,7 @@ _ITEMSIZE = {"float64": 8, "float32": 4, "float16": 2, "bfloat16": 2, "int8": 1}
 
 class Storage:
     """One allocation: ``elems`` elements of ``itemsize`` bytes, per image if ``batched``."""
-    __slots__ = ("elems", "itemsize", "batched", "what")
+    __slots__ = ("elems", "itemsize", "batched", "what", "nbytes")
 
     def __init__(self, elems, itemsize: int, batched: bool = True, what: str = "") -> None:
         self.elems, self.itemsize, self.batched, self.what = elems, itemsize, batched, what
@@ -356,6 +356,8 @@ DEFINITIONS = {
                           "(no loss) to its backward; params and buffers excluded",
     "model_state": "params + gradients + the optimizer's state, all in the dtype "
                    "(the whole model converted); batch-independent",
+    "inference_peak": "everything live at the peak of an eval-mode no_grad forward: params, "
+                      "buffers, the input and the activations alive then",
 }
 
 
@@ -364,10 +366,17 @@ def _trainable(dtype: str) -> bool:
 
 
 def figures(rows, dtype: str = "float32", device: str = "cuda", batch: int = 1,
-            optimizer: str = "adam") -> dict:
+            optimizer: str = "adam", items=None) -> dict:
     """The memory figures of ``rows`` at ``batch`` (bytes; None where they do not apply:
-    training figures at int8)."""
+    training figures at int8, peaks of a symbolic input). ``items``: the expanded network
+    (its nesting decides what lives at the inference peak)."""
     out = {"device": device, "optimizer": optimizer, "dtype": dtype, "batch": batch}
+    out["inference_peak"] = None
+    if items is not None:
+        try:
+            out["inference_peak"] = inference_peak(items, rows, dtype, device, batch)
+        except (_NotSimulated, TooManyCopies):
+            pass
     state = model_state(rows, dtype, device, optimizer) if _trainable(dtype) else None
     out["model_state"] = state["model_state"] if state else None
     out["breakdown"] = {k: state[k] for k in ("params", "gradients", "optimizer_state")} \
@@ -393,3 +402,240 @@ def formulas(rows, dtype: str = "float32", device: str = "cuda",
         pass
     out["model_state"] = sympy.sympify(model_state(rows, dtype, device, optimizer)["model_state"])
     return out
+
+
+# ---------------------------------------------------------------- inference peak
+
+class _Live:
+    """Storages alive now (reference counts, as CPython frees a tensor when its last
+    reference goes) and the peak of their bytes."""
+
+    def __init__(self, base) -> None:
+        self.refs: dict[int, list] = {}
+        self.now = self.peak = base
+
+    def ref(self, st: Storage) -> Storage:
+        entry = self.refs.get(id(st))
+        if entry is None:
+            self.refs[id(st)] = [st, 1]
+            self.now += st.nbytes
+            self.peak = max(self.peak, self.now)
+        else:
+            entry[1] += 1
+        return st
+
+    def unref(self, st: Storage) -> None:
+        entry = self.refs[id(st)]
+        entry[1] -= 1
+        if not entry[1]:
+            del self.refs[id(st)]
+            self.now -= st.nbytes
+
+    def transient(self, *sts: Storage) -> None:
+        """Allocated beside what is alive now, then freed (max pool's indices, …)."""
+        for st in sts:
+            self.ref(st)
+        for st in sts:
+            self.unref(st)
+
+
+class _Inference:
+    """An eval-mode no_grad forward of the network as symcnn.torch.to_torch builds it:
+    nn.Sequential blocks (a block's or repeat's input lives until it returns), branches
+    whose outputs live until their merge returns, heads whose outputs live to the end."""
+
+    def __init__(self, items, rows, dtype: str, device: str, batch: int, base: int) -> None:
+        self.rows, self.at = _copies(list(rows[1:])), 0
+        self.size, self.dtype, self.device, self.batch = _ITEMSIZE[dtype], dtype, device, batch
+        self.live = _Live(base)
+        self.items = items
+
+    def new(self, elems, itemsize=None, batched=True) -> Storage:
+        st = Storage(elems, itemsize or self.size, batched)
+        if not isinstance(elems, int):
+            raise _NotSimulated("inference_peak needs a concrete input")
+        st.nbytes = st.bytes(self.batch)
+        return st
+
+    def run(self, x: Storage) -> int:
+        self.live.ref(x)  # the caller's input
+        out = self.sequence(self.items, x)
+        return self.live.peak
+
+    def sequence(self, items, x: Storage) -> Storage:
+        """nn.Sequential.forward: ``for m in self: x = m(x)``; returns a new reference."""
+        cur = self.live.ref(x)
+        for item in items:
+            out = self.item(item, cur)
+            self.live.unref(cur)
+            cur = out
+        return cur
+
+    def item(self, item, x: Storage) -> Storage:
+        from .layers import Block, Branches, Repeat
+        if isinstance(item, Repeat):
+            copies = [item.body[0] if len(item.body) == 1 else Block("", item.body)
+                      for _ in range(item.count)]
+            return self.sequence(copies, x)
+        if isinstance(item, Block):
+            return self.sequence(item.items, x)
+        if isinstance(item, Branches):
+            return self.branches(item, x)
+        return self.layer(self.next(), x)
+
+    def next(self):
+        self.at += 1
+        return self.rows[self.at - 1]
+
+    def skip(self, items) -> None:
+        """Consume the rows of items that do not run (an aux head in eval mode)."""
+        from .layers import Block, Branches, Repeat
+        for item in items:
+            if isinstance(item, Repeat):
+                for _ in range(item.count):
+                    self.skip(item.body)
+            elif isinstance(item, Block):
+                self.skip(item.items)
+            elif isinstance(item, Branches):
+                for b in item.branches:
+                    self.skip(b)
+                if item.op not in ("aux", "head"):
+                    self.next()
+            else:
+                self.next()
+
+    def branches(self, item, x: Storage) -> Storage:
+        from .layers import Crop
+        live = self.live
+        if item.op == "aux":
+            self.skip(item.branches[0])
+            return live.ref(x)
+        if item.op == "head":
+            out = self.sequence(item.branches[0], x)  # kept in the outputs to the end
+            return live.ref(x)
+        # rows come in branch order; torch runs the branches with a crop last
+        n = len(item.branches)
+        crops = [any(isinstance(i, Crop) for i in b) for b in item.branches]
+        starts, at = [], self.at
+        for b in item.branches:
+            starts.append(at)
+            at += _row_count(b)
+        outs = [None] * n
+        for i in sorted(range(n), key=lambda i: crops[i]):
+            self.at = starts[i]
+            outs[i] = self.sequence(item.branches[i], x)  # split: views of x
+        self.at = at
+        row = self.next()
+        out = self.new(_elems(row.out))
+        if item.op in ("add", "mul") and n > 2:
+            acc = None
+            for _ in range(n - 2):  # functools.reduce: partial results
+                part = live.ref(self.new(_elems(row.out)))
+                if acc is not None:
+                    live.unref(acc)
+                acc = part
+            live.ref(out)
+            live.unref(acc)
+        else:
+            live.ref(out)
+        for o in outs:
+            live.unref(o)
+        return out
+
+    def layer(self, row, x: Storage) -> Storage:
+        live, kind = self.live, _kind(row)
+        elems = _elems(row.out)
+        c = row.out[2]
+        if kind in ("dropout",):
+            return live.ref(x)  # eval: the identity
+        if kind == "crop":
+            return live.ref(x)  # a view
+        out = self.new(elems)
+        if kind == "maxpool":
+            idx = self.new(elems, 8)
+            live.ref(out), live.ref(idx)
+            live.unref(idx)
+            return out
+        if kind == "batchnorm":
+            live.ref(out)
+            if self.device == "cuda":  # as the meta kernels give; none on the CPU
+                stat = _stat_size(kind, self.size, self.dtype, "cuda")
+                live.transient(self.new(c, stat, False), self.new(c, stat, False))
+            return out
+        if kind == "layernorm":
+            hw = _elems(row.out[:2])
+            live.ref(out)
+            stat = _stat_size(kind, self.size, self.dtype, "cuda")
+            live.transient(self.new(hw, stat), self.new(hw, stat))
+            return out
+        if kind == "groupnorm":
+            live.ref(out)
+            live.transient(self.new(row.layer.groups), self.new(row.layer.groups))
+            return out
+        if kind == "se":
+            q = bind_incoming(row.layer, c).squeeze
+            chain = [self.new(c), self.new(q), self.new(q), self.new(c), self.new(c)]
+            prev = None
+            for st in chain:  # pool, fc1, relu, fc2, gate: each frees its input
+                live.ref(st)
+                if prev is not None:
+                    live.unref(prev)
+                prev = st
+            live.ref(out)
+            live.unref(prev)
+            return out
+        if kind == "lrn":  # F.local_response_norm's temporaries: not matched exactly
+            raise _NotSimulated("lrn")
+            hw = _elems(row.out[:2])
+            chain = [self.new(elems), self.new(hw * (c + 4)), self.new(elems),
+                     self.new(elems), self.new(elems), self.new(elems)]
+            prev = None
+            for st in chain:
+                live.ref(st)
+                if prev is not None:
+                    live.unref(prev)
+                prev = st
+            live.ref(out)
+            live.unref(prev)
+            return out
+        return live.ref(out)
+
+
+class _NotSimulated(SymCNNError):
+    pass
+
+
+def _row_count(items) -> int:
+    """The rows ``items`` make when they run once, every repeat copy counted."""
+    from .layers import Block, Branches, Repeat
+    n = 0
+    for item in items:
+        if isinstance(item, Repeat):
+            n += item.count * _row_count(item.body)
+        elif isinstance(item, Block):
+            n += _row_count(item.items)
+        elif isinstance(item, Branches):
+            n += sum(_row_count(b) for b in item.branches) + (item.op not in ("aux", "head"))
+        else:
+            n += 1
+    return n
+
+
+def buffers_bytes(rows, dtype: str = "float32") -> int:
+    """Batch norm's running mean and variance (C each, in the dtype) and its int64
+    num_batches_tracked, per copy."""
+    total = 0
+    for r in rows:
+        if r.buffers != 0:
+            total = total + r.count * (r.buffers * _ITEMSIZE[dtype] + 8)
+    return total
+
+
+def inference_peak(items, rows, dtype: str = "float32", device: str = "cuda",
+                   batch: int = 1) -> int:
+    """Bytes live at the peak of an eval-mode no_grad forward: params, buffers, the input
+    and the activations alive then (concrete inputs only)."""
+    base = _params(rows) * _ITEMSIZE[dtype] + buffers_bytes(rows, dtype)
+    sim = _Inference(items, rows, dtype, device, batch, base)
+    x = sim.new(_elems(rows[0].out))
+    return sim.run(x)

@@ -55,7 +55,8 @@ class Report:
         """What PyTorch keeps in memory, in bytes at ``batch`` (see :mod:`symcnn.memory`):
         ``device``, ``dtype``, ``batch`` and the named figures."""
         from .memory import figures
-        return figures(self.rows, self.dtype, self.device, self.batch, self.optimizer)
+        return figures(self.rows, self.dtype, self.device, self.batch, self.optimizer,
+                       expand(self.network))
 
     @cached_property
     def memory_formulas(self) -> dict[str, sympy.Expr]:

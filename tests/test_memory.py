@@ -139,3 +139,34 @@ def test_model_state_in_float16_and_the_optimizer_is_named():
     assert "sgd" in r.to_table() and "model state:" in r.to_table()
     with pytest.raises(symcnn.SymCNNError, match="unknown optimizer"):
         symcnn.analyze("conv3-8", optimizer="lion")
+
+
+def _peak(net, size="16x16x3", batch=N, device="cuda"):
+    return symcnn.analyze(net, size, batch=batch, device=device).memory["inference_peak"]
+
+
+P8 = (3 * 3 * 3 * 8 + 8) * 4  # conv3-8's params on 3 channels
+
+
+INFERENCE = [  # (net, device, expected: params + buffers + input + what is alive at the peak)
+    ("conv3-8", "cuda", P8 + X + C8),                       # input + output
+    ("conv3-8 relu", "cuda", P8 + X + 2 * C8),              # an output beside its input
+    ("conv3-8 relu conv1-8", "cuda", P8 + 72 * 4 + X + 2 * C8),  # the conv's map is freed
+    ("conv3-8x2", "cuda", P8 + (9 * 8 * 8 + 8) * 4 + X + 2 * C8),
+    ("(conv3-8 relu)x2", "cuda", P8 + (9 * 8 * 8 + 8) * 4 + X + 3 * C8),  # copy input held
+    ("conv3-8 pool2", "cuda", P8 + X + C8 + C8 // 4 + N * 64 * 8 * 8),  # + int64 indices
+    ("conv3-8 bn", "cpu", P8 + 16 * 4 + 2 * 8 * 4 + 8 + X + 2 * C8),  # + running stats
+    ("conv3-8 bn", "cuda", P8 + 16 * 4 + 2 * 8 * 4 + 8 + X + 2 * C8 + 2 * 8 * 4),
+    ("conv3-8 res(conv1-8)", "cuda", P8 + 72 * 4 + X + 3 * C8),  # fork + branch + sum
+    ("conv3-8 dropout", "cuda", P8 + X + C8),                # eval: the identity
+]
+
+
+@pytest.mark.parametrize("net, device, expected", INFERENCE)
+def test_inference_peak_rules(net, device, expected):
+    assert _peak(net, device=device) == expected
+
+
+def test_inference_peak_is_none_for_a_symbolic_input_and_lrn():
+    assert symcnn.analyze("resnet50").memory["inference_peak"] is None
+    assert _peak("conv3-8 lrn") is None

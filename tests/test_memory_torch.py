@@ -185,3 +185,52 @@ def test_model_state_matches_a_real_optimizer_step(net, size, device, optimizer)
     assert {k: got[k] for k in ("params", "gradients", "optimizer_state")} == \
         r.memory["breakdown"]
     assert r.memory["model_state"] == got["params"] + got["gradients"] + got["optimizer_state"]
+
+
+def _inference(model, x):
+    from symcnn.torch.measuring import inference_peak
+    return inference_peak(model, x)
+
+
+@pytest.mark.parametrize("device", ["meta", "cpu"])
+@pytest.mark.parametrize("net", [n for n in SMALL if "lrn" not in n])
+def test_inference_peak_is_exact_on_small_networks(net, device):
+    size = "17x17x3" if "crop" in net else "16x16x3"
+    h = int(size.split("x")[0])
+    r = symcnn.analyze(net, size, batch=2, device="cpu" if device == "cpu" else "cuda")
+    model = to_torch(net, size, device=device)
+    assert _inference(model, torch.zeros(2, 3, h, h, device=device)) == \
+        r.memory["inference_peak"]
+
+
+@pytest.mark.parametrize("name", zoo.names())
+def test_every_zoo_file_peaks_as_its_torch_build(name):
+    size = _size(name)
+    h, _, c = map(int, size.split("x"))
+    r = symcnn.analyze(name, size, batch=2)
+    model = to_torch(name, size, device="meta")
+    assert _inference(model, torch.zeros(2, c, h, h, device="meta")) == \
+        r.memory["inference_peak"]
+
+
+# torchvision's code where it nests and runs in place as the zoo files do: exact
+INFERENCE_EXACT = ["convnext_tiny", "efficientnet_b0", "googlenet", "lraspp_mobilenet_v3_large",
+                   "mnasnet1_0", "mobilenet_v2", "mobilenet_v3_large", "mobilenet_v3_small",
+                   "resnet18", "resnet34", "resnext101_32x8d", "shufflenet_v2_x1_0",
+                   "vgg11_bn"]
+# elsewhere (in-place ReLUs after convs without BN, torchvision's own nesting): the error
+INFERENCE_ERROR = {"resnet50": 3.9, "vgg16": 4.3, "densenet121": 1.5, "inception_v3": 4.0,
+                   "regnet_y_400mf": 3.7, "squeezenet1_1": 9.8, "fcn_resnet50": 20.6,
+                   "efficientnet_v2_s": 2.8}
+
+
+@pytest.mark.parametrize("name", INFERENCE_EXACT + sorted(INFERENCE_ERROR))
+def test_torchvision_inference_peak(name, _tv):
+    size = _size(name)
+    h = int(size.split("x")[0])
+    got = _inference(_torchvision(name), torch.zeros(2, 3, h, h, device="meta"))
+    want = symcnn.analyze(name, size, batch=2).memory["inference_peak"]
+    if name in INFERENCE_EXACT:
+        assert want == got
+    else:
+        assert abs(want - got) / got * 100 <= INFERENCE_ERROR[name], (want, got)
