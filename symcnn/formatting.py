@@ -665,7 +665,7 @@ def _totals(report) -> list[str]:
 
 
 MEMORY_LABELS = {"saved_for_backward": "saved for backward", "model_state": "model state",
-                 "inference_peak": "inference peak"}
+                 "inference_peak": "inference peak", "training_peak": "training peak"}
 
 
 def memory_lines(report) -> list[str]:
@@ -682,10 +682,17 @@ def memory_lines(report) -> list[str]:
         shown = _bytes(v) if isinstance(v, int) else pretty(v) if v is not None else \
             "— (PyTorch does not train in int8)" if m["dtype"] == "int8" else \
             f"— ({m.get('note', 'not computed')})"
+        parts = m["breakdown"]
         if key == "model_state" and isinstance(v, int):
-            parts = m["breakdown"]
-            shown += (f"  (params {parts['params']:,} + gradients {parts['gradients']:,} + "
+            shown += (f"  (params {parts['params']:,} + gradients {parts['params']:,} + "
                       f"{m['optimizer']} state {parts['optimizer_state']:,})")
+        if key == "training_peak" and isinstance(v, int):
+            shown += f"  (estimate, in {m['training_phase']})"
+            out.append(f"  {label + ':':<20} {shown}")
+            out.append("      " + " + ".join(f"{k.replace('_', ' ')} {parts[k]:,}"
+                                             for k in parts))
+            out.append(f"      {DEFINITIONS[key]}")
+            continue
         out += [f"  {label + ':':<20} {shown}", f"      {DEFINITIONS[key]}"]
     return out
 

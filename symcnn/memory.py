@@ -358,6 +358,9 @@ DEFINITIONS = {
                    "(the whole model converted); batch-independent",
     "inference_peak": "everything live at the peak of an eval-mode no_grad forward: params, "
                       "buffers, the input and the activations alive then",
+    "training_peak": "an ESTIMATE of everything live at the peak of a steady-state training "
+                     "step (forward, cross-entropy, backward, step, zero_grad(set_to_none)); "
+                     "breakdown at that peak",
 }
 
 
@@ -379,8 +382,17 @@ def figures(rows, dtype: str = "float32", device: str = "cuda", batch: int = 1,
             pass
     state = model_state(rows, dtype, device, optimizer) if _trainable(dtype) else None
     out["model_state"] = state["model_state"] if state else None
-    out["breakdown"] = {k: state[k] for k in ("params", "gradients", "optimizer_state")} \
-        if state else {}
+    out["training_peak"], out["breakdown"] = None, {}
+    if state:
+        out["breakdown"] = {k: state[k] for k in ("params", "gradients", "optimizer_state")}
+        try:
+            peak = training_peak(rows, dtype, device, batch, optimizer)
+        except (TooManyCopies, TypeError):
+            peak = None  # (a symbolic input: the peak is a maximum, numbers only)
+        if peak is not None and isinstance(peak["training_peak"], int):
+            out["training_peak"] = peak["training_peak"]
+            out["training_phase"] = peak["phase"]
+            out["breakdown"] = peak["breakdown"]
     try:
         out["saved_for_backward"] = saved_for_backward(rows, dtype, device, batch) \
             if _trainable(dtype) else None
@@ -639,3 +651,80 @@ def inference_peak(items, rows, dtype: str = "float32", device: str = "cuda",
     sim = _Inference(items, rows, dtype, device, batch, base)
     x = sim.new(_elems(rows[0].out))
     return sim.run(x)
+
+
+# ---------------------------------------------------------------- training peak (estimate)
+
+def training_peak(rows, dtype: str = "float32", device: str = "cuda", batch: int = 1,
+                  optimizer: str = "adam") -> dict:
+    """An estimate of the bytes live at the peak of a steady-state training step (forward,
+    cross-entropy against int64 targets, backward, ``optimizer.step()``,
+    ``zero_grad(set_to_none=True)``), with its breakdown at the peak.
+
+    Always live: params, buffers, the optimizer's state (kept from the step before), the
+    input and the targets. Then the largest of three phases:
+    - the end of the forward: everything saved for backward, plus the largest map alive
+      then that is not saved (an output being computed);
+    - backward, layer by layer from the last: the saved storages still needed by earlier
+      layers, the gradients of the params reached so far, and the gradients of this
+      layer's output and input (merges pass theirs on; a fork's accumulation is not
+      counted);
+    - the step: all gradients plus the optimizer's temporaries (Adam/AdamW: one copy of
+      all params on CUDA, foreach; 2× the largest param tensor on the CPU, single-tensor).
+    """
+    size = _ITEMSIZE[dtype]
+    nodes = graph(rows, dtype, device, training=True)
+    x = nodes[0].out.storage
+    first: dict = {}
+    for k, n in enumerate(nodes):
+        for st in n.saved:
+            if st is not x and id(st) not in first:
+                first[id(st)] = (k, st)
+    saved_by = [0] * len(nodes)
+    for k, st in first.values():
+        saved_by[k] += st.bytes(batch)
+    state = model_state(rows, dtype, device, optimizer)
+    params, opt_state = state["params"], state["optimizer_state"]
+    base = params + buffers_bytes(rows, dtype) + x.bytes(batch) + 8 * batch
+    logits = nodes[-1].out.storage.bytes(batch)
+    # the caller holds the output (logits) through backward; cross-entropy keeps its
+    # log_softmax (freed once the loss's backward has run) and the loss
+    saved_total = sum(saved_by) + 2 * logits + size
+    # forward's end: saved + the largest output that is not kept
+    kept = {id(st) for _, st in first.values()} | {id(x)}
+    loose = max((n.out.storage.bytes(batch) for n in nodes[1:]
+                 if id(n.out.storage) not in kept), default=0)
+    phases = {"forward": (saved_total, 0, loose)}
+    # backward from the last layer
+    remaining, grads, best = saved_total - logits, 0, None
+    for k in range(len(nodes) - 1, 0, -1):
+        n = nodes[k]
+        grads += n.row.params * size if not isinstance(n.row.layer, str) else 0
+        ins = sum(t.storage.bytes(batch) for t in n.inputs if t.grad)
+        temp = n.out.storage.bytes(batch) + ins
+        if best is None or remaining + grads + temp > sum(best):
+            best = (remaining, grads, temp)
+        remaining -= saved_by[k]
+    phases["backward"] = best or (0, 0, 0)
+    if optimizer in ("adam", "adamw"):
+        temp = params if device == "cuda" else 2 * size * max(
+            [_largest_tensor(r) for r in rows] or [0])
+    else:
+        temp = 0
+    phases["step"] = (0, params, temp)
+    phase = max(phases, key=lambda p: sum(phases[p]))
+    acts, grad_bytes, temps = phases[phase]
+    breakdown = {"params": params, "buffers": buffers_bytes(rows, dtype),
+                 "gradients": grad_bytes, "optimizer_state": opt_state,
+                 "activations": acts, "temporaries": temps,
+                 "input": x.bytes(batch) + 8 * batch}
+    return {"training_peak": sum(breakdown.values()), "phase": phase,
+            "breakdown": breakdown}
+
+
+def _largest_tensor(row) -> int:
+    if not row.weight_factors:
+        return 0
+    if type(row.layer).__name__ == "SE":
+        return row.weights // 2
+    return max(row.weights, row.biases)

@@ -121,7 +121,8 @@ def test_model_state_is_params_gradients_and_optimizer_state(optimizer, device, 
     p = 25_557_032 * 4
     tensors = 161  # ResNet-50's parameter tensors (torch's len(list(model.parameters())))
     state = copies * p + (4 * tensors if steps else 0)  # Adam's float32 step per tensor
-    assert r.memory["breakdown"] == {"params": p, "gradients": p, "optimizer_state": state}
+    parts = r.memory["breakdown"]  # the training peak's; model state = its params ×2 + state
+    assert (parts["params"], parts["optimizer_state"]) == (p, state)
     assert r.memory["model_state"] == 2 * p + state
     assert r.memory_formulas["model_state"] == 2 * p + state  # no H, W, B in ResNet-50
 
@@ -170,3 +171,24 @@ def test_inference_peak_rules(net, device, expected):
 def test_inference_peak_is_none_for_a_symbolic_input_and_lrn():
     assert symcnn.analyze("resnet50").memory["inference_peak"] is None
     assert _peak("conv3-8 lrn") is None
+
+
+def test_training_peak_is_an_estimate_with_its_breakdown():
+    r = symcnn.analyze("resnet50", "224x224x3", batch=8, device="cpu")
+    m = r.memory
+    parts = m["breakdown"]
+    assert set(parts) == {"params", "buffers", "gradients", "optimizer_state", "activations",
+                          "temporaries", "input"}
+    assert m["training_peak"] == sum(parts.values())
+    assert parts["input"] == 8 * 224 * 224 * 3 * 4 + 8 * 8  # images + int64 targets
+    assert parts["activations"] <= m["saved_for_backward"] + 2 * 8 * 1000 * 4 + 4
+    assert m["training_phase"] in ("forward", "backward", "step")
+    assert "ESTIMATE" in m.get("training_peak_definition", "ESTIMATE")
+    assert "training peak:" in r.to_table() and "(estimate, in " in r.to_table()
+    assert symcnn.analyze("resnet50").memory["training_peak"] is None  # symbolic input
+
+
+def test_a_bigger_optimizer_never_lowers_the_training_peak():
+    peaks = [symcnn.analyze("resnet18", "64x64x3", batch=4, optimizer=o).memory["training_peak"]
+             for o in ("sgd", "momentum", "adam")]
+    assert peaks == sorted(peaks)

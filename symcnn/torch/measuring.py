@@ -53,8 +53,7 @@ def _tracker():
 
 
 def _device_total(snapshot) -> int:
-    (dev, cats), = [(d, c) for d, c in snapshot.items()]
-    return cats["Total"]
+    return max(c["Total"] for c in snapshot.values())
 
 
 def inference_peak(model, x) -> int:
@@ -73,10 +72,7 @@ def training_peak(model, x, target, optimizer: str = "adam", steps: int = 2) -> 
     int64 ``target``, backward, ``step()``, ``zero_grad(set_to_none=True)``), by category."""
     model.train()
     params = list(model.parameters())
-    opt = {"sgd": lambda: torch.optim.SGD(params, lr=0.1),
-           "momentum": lambda: torch.optim.SGD(params, lr=0.1, momentum=0.9),
-           "adam": lambda: torch.optim.Adam(params),
-           "adamw": lambda: torch.optim.AdamW(params)}[optimizer]()
+    opt = _optimizer(params, optimizer)
 
     def step():
         out = model(x)
@@ -96,8 +92,8 @@ def training_peak(model, x, target, optimizer: str = "adam", steps: int = 2) -> 
     with mt:
         step()
     snap = mt.get_tracker_snapshot("peak")
-    (dev, cats), = list(snap.items())
-    return {str(k): v for k, v in cats.items()}
+    cats = snap[params[0].device]  # (Adam's step scalars live on the host)
+    return {str(k).replace("_MemRefType.", "").lower(): v for k, v in cats.items()}
 
 
 def _optimizer(params, optimizer: str):
