@@ -409,7 +409,8 @@ def formulas(rows, dtype: str = "float32", device: str = "cuda",
         return {}
     out = {}
     try:
-        out["saved_for_backward"] = saved_for_backward(rows, dtype, device, BATCH)
+        out["saved_for_backward"] = sympy.sympify(saved_for_backward(rows, dtype, device,
+                                                                      BATCH))
     except TooManyCopies:
         pass
     out["model_state"] = sympy.sympify(model_state(rows, dtype, device, optimizer)["model_state"])

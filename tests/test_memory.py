@@ -192,3 +192,40 @@ def test_a_bigger_optimizer_never_lowers_the_training_peak():
     peaks = [symcnn.analyze("resnet18", "64x64x3", batch=4, optimizer=o).memory["training_peak"]
              for o in ("sgd", "momentum", "adam")]
     assert peaks == sorted(peaks)
+
+
+@pytest.mark.parametrize("on", ["saved_for_backward", "inference_peak", "training_peak"])
+def test_budget_on_a_memory_figure_is_confirmed_exactly(on):
+    from symcnn.sweep import budget
+    r = symcnn.analyze("resnet18", optimizer="sgd", device="cpu")
+    b = budget(r, 300_000_000, "memory", batch=4, on=on)
+    at = lambda s: symcnn.analyze("resnet18", f"{s}x{s}x3", batch=4, optimizer="sgd",  # noqa
+                                  device="cpu").memory[on]
+    assert b.height == b.width and b.cost == at(b.height) <= 300_000_000 < at(b.height + 1)
+    assert on.replace("_", " ") in b.assumption and "cpu semantics" in b.assumption
+    assert ("an estimate" in b.assumption) == (on == "training_peak")
+
+
+def test_budget_on_model_state_does_not_depend_on_the_size_and_refuses_mixes():
+    from symcnn.sweep import budget
+    r = symcnn.analyze("resnet18")
+    b = budget(r, 10**9, "memory", on="model_state")
+    assert b.largest and b.cost == r.memory_formulas["model_state"]
+    with pytest.raises(symcnn.SymCNNError, match="a budget on a memory figure"):
+        budget(r, 10**9, "macs", on="inference_peak")
+    with pytest.raises(symcnn.SymCNNError, match="a budget on a memory figure"):
+        budget(r, 10**9, "memory", training=True, on="inference_peak")
+
+
+def test_budget_cli_on(capsys):
+    from symcnn.cli import main
+    assert main(["budget", "resnet50", "--memory", "4GB", "--batch", "8",
+                 "--on", "saved_for_backward"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("largest input: 536x536  (3,961,902,592 bytes ≤ 4,000,000,000")
+
+
+def test_a_network_that_saves_nothing_has_zero_formulas():
+    r = symcnn.analyze("relu")  # symbolic input, nothing requires grad
+    assert r.memory_formulas["saved_for_backward"] == 0
+    assert "saved for backward = 0" in r.to_table()

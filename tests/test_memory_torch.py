@@ -255,3 +255,13 @@ def test_training_peak_estimate_is_within_its_bound(name, optimizer, bound, _tv)
     for model in (to_torch(name, "224x224x3", device="meta"), _torchvision(name)):
         got = training_peak(model, x, t, optimizer)["total"]
         assert abs(want - got) / got * 100 <= bound, (want, got)
+
+
+def test_verify_memory_cli(capsys):
+    from symcnn.cli import main
+    assert main(["verify", "resnet18", "--input", "64x64x3", "--memory"]) == 0
+    out = capsys.readouterr().out
+    for name in ("saved_for_backward", "model_state", "inference_peak"):
+        assert any(line.split()[0] == name and line.endswith("exact")
+                   for line in out.splitlines()[2:])
+    assert "training_peak" in out

@@ -128,3 +128,45 @@ def model_state_bytes(model, x, optimizer: str = "adam") -> dict:
             "gradients": sum(p.grad.untyped_storage().nbytes() for p in params
                              if p.grad is not None),
             "optimizer_state": state, "host_state": host}
+
+
+def verify_memory(network, input, batch: int = 2, optimizer: str = "adam") -> list[tuple]:
+    """symcnn's memory figures against torch's own, on ``to_torch``'s build on the meta
+    device (CPU semantics where torch.optim's meta behaviour is the CPU's; CUDA semantics
+    for norm statistics, as the meta kernels): rows (figure, symcnn, torch, exact?)."""
+    import symcnn
+    from .building import to_torch
+    r_cpu = symcnn.analyze(network, input, batch=batch, device="cpu", optimizer=optimizer)
+    r_cuda = symcnn.analyze(network, input, batch=batch, device="cuda", optimizer=optimizer)
+    spec = r_cpu.input
+    x = torch.zeros(batch, spec.channels, spec.height, spec.width, device="meta")
+    t = torch.zeros(batch, dtype=torch.long, device="meta")
+    model = lambda: to_torch(network, input, device="meta")  # noqa: E731
+    saved = saved_bytes(model(), x)
+    inference = inference_peak(model(), x)
+    state = model_state_bytes(model(), x, optimizer)
+    try:
+        training = training_peak(model(), x, t, optimizer)["total"]
+    except Exception:  # a network whose output cross-entropy cannot take
+        training = None
+    m_cpu, m_cuda = r_cpu.memory, r_cuda.memory
+    rows = [("saved_for_backward", m_cpu["saved_for_backward"], saved),
+            ("model_state", m_cpu["model_state"], state["params"] + state["gradients"] +
+             state["optimizer_state"] + state["host_state"]),
+            ("inference_peak", m_cuda["inference_peak"], inference),
+            ("training_peak", m_cpu["training_peak"], training)]
+    return [(name, mine, theirs, mine == theirs) for name, mine, theirs in rows]
+
+
+def format_memory(rows, network: str, input, batch: int) -> str:
+    lines = [f"symcnn verify --memory: {network} at {input}, batch {batch}, meta device",
+             f"  {'figure':<20}{'symcnn':>18}{'torch':>18}  agreement"]
+    for name, mine, theirs, same in rows:
+        if mine is None or theirs is None:
+            lines.append(f"  {name:<20}{str(mine):>18}{str(theirs):>18}  —")
+            continue
+        err = "exact" if same else f"{100 * (mine - theirs) / theirs:+.2f} %"
+        if name == "training_peak" and not same:
+            err += " (an estimate)"
+        lines.append(f"  {name:<20}{mine:>18,}{theirs:>18,}  {err}")
+    return "\n".join(lines)
