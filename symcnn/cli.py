@@ -69,6 +69,10 @@ def _report_parser() -> argparse.ArgumentParser:
                    help="element type for memory in bytes (default: float32)")
     p.add_argument("--batch", "-b", type=int, default=1, metavar="N",
                    help="batch size for activations and MACs (default: 1)")
+    p.add_argument("--device", default="cuda", choices=("cuda", "cpu"),
+                   help="whose semantics the PyTorch memory figures follow (default: cuda)")
+    p.add_argument("--optimizer", default="adam", choices=("sgd", "momentum", "adam", "adamw"),
+                   help="whose state the training memory figures count (default: adam)")
     p.add_argument("--depth", "-d", type=int, metavar="N", default=None,
                    help="table, latex: sum layers nested deeper than N blocks into one line "
                         "per block, like torchinfo's depth (default: every layer)")
@@ -399,7 +403,8 @@ def _report_cmd(argv: list[str]) -> int:
         raise SymCNNError("--depth must be 1 or more")
     spec = _input_arg(args.input) if args.input is not None else None
     report = analyze(network_of(_read_net(args.net, args.kwargs, spec), files=False), spec,
-                     dtype=args.dtype, batch=args.batch)
+                     dtype=args.dtype, batch=args.batch, device=args.device,
+                     optimizer=args.optimizer)
     if args.format == "json":
         text = report.to_json()
     elif args.format == "csv":
@@ -548,6 +553,13 @@ def _budget_cmd(argv: list[str]) -> int:
     p.add_argument("--dtype", default="float32", choices=DTYPES,
                    help="element type (default: float32)")
     p.add_argument("--training", action="store_true", help="memory for training (Adam)")
+    p.add_argument("--on", choices=("saved_for_backward", "model_state", "inference_peak",
+                                    "training_peak"),
+                   help="a --memory budget on one of the PyTorch memory figures")
+    p.add_argument("--device", default="cuda", choices=("cuda", "cpu"),
+                   help="with --on: whose semantics (default: cuda)")
+    p.add_argument("--optimizer", default="adam", choices=("sgd", "momentum", "adam", "adamw"),
+                   help="with --on: whose state (default: adam)")
     p.add_argument("--aspect", metavar="H:W", default="1:1", help="input aspect (default 1:1)")
     p.add_argument("--channels", "-c", type=int, default=None)
     args = p.parse_args(argv)
@@ -559,11 +571,12 @@ def _budget_cmd(argv: list[str]) -> int:
         raise SymCNNError("give either --memory or --macs")
     if not 1 <= args.batch <= 10**12:
         raise SymCNNError("--batch must be between 1 and 10^12")
-    report = analyze(_network(args, "to search input sizes"), dtype=args.dtype)
+    report = analyze(_network(args, "to search input sizes"), dtype=args.dtype,
+                     device=args.device, optimizer=args.optimizer)
     quantity = "memory" if args.memory else "macs"
     limit = parse_amount(args.memory or args.macs, f"--{quantity}")
     b = budget(report, limit, quantity, args.batch, args.training, _aspect(args.aspect),
-               args.channels)
+               args.channels, args.on)
     print(b.describe())
     return 1 if b.height is None else 0  # 1: nothing fits
 
@@ -580,6 +593,12 @@ def _verify_cmd(argv: list[str]) -> int:
                    "and MACs in total, and every layer with params or MACs, in order")
     p.add_argument("--against-kwargs", metavar="JSON", help="keyword arguments for the "
                    "--against callable, as a JSON object")
+    p.add_argument("--memory", action="store_true", help="check the PyTorch memory figures "
+                   "(saved for backward, model state, inference and training peaks) against "
+                   "torch on the meta device instead")
+    p.add_argument("--batch", "-b", type=int, default=2, help="with --memory (default: 2)")
+    p.add_argument("--optimizer", default="adam", choices=("sgd", "momentum", "adam", "adamw"),
+                   help="with --memory (default: adam)")
     args = p.parse_args(argv)
     from .report import _network as network_of
     specs = [_input_arg(text) for text in args.input or []]
@@ -596,6 +615,14 @@ def _verify_cmd(argv: list[str]) -> int:
                               f"{_shown(text, 40)!r}")
     symtorch = _symtorch("verify")
     ok = True
+    if args.memory:
+        from .torch.measuring import format_memory, verify_memory
+        for spec in specs:
+            rows = verify_memory(net, spec, args.batch, args.optimizer)
+            print(format_memory(rows, args.net, spec, args.batch))
+            # exact figures must agree; the training peak is an estimate
+            ok = ok and all(same for name, _, _, same in rows if name != "training_peak")
+        return 0 if ok else 1
     if args.against:
         from .torch.comparing import compare, format_comparison
         from .torch.loading import load

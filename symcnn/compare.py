@@ -236,7 +236,8 @@ def _definitions(c: Comparison) -> list[str]:
         "(not params, not trained).",
         f"MACs: one multiply-add per weight per output position, {per}; 1 MAC = 2 FLOPs.",
         f"activation memory: the input + every layer's output, {per}, × "
-        f"{c.bytes_per_element} B ({c.dtype}); forward only (about ×2 for backward).",
+        f"{c.bytes_per_element} B ({c.dtype}); forward only (what training keeps: the PyTorch "
+        "memory figures of `symcnn NET`).",
         "min input: the smallest H×W on which every layer has a non-empty output.",
         "K, M, G are decimal (10³, 10⁶, 10⁹); MB = 10⁶ bytes.",
     ]

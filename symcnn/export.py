@@ -88,14 +88,27 @@ def to_dict(report) -> dict:
                          "params": _value(t["params"] * size)},
         "per_batch": {q: _value(report.batch * t[q]) for q in ("activations", "macs",
                                                                 "flops")},
+        "memory": _memory(report),
         "layers": _layers(report),
         "formula_input": _dims(report.formula_input),
         "formulas": {q: _value(f) for q, f in report.formulas.items()},
+        "memory_formulas": {q: _value(f) for q, f in report.memory_formulas.items()},
     }
     if report.multiples:
         out["formulas_divisible"] = {
             "multiples": report.multiples,
             **{q: _value(f) for q, f in report.divisible.items()}}
+    return out
+
+
+def _memory(report) -> dict:
+    """The PyTorch memory figures in bytes at the report's batch, with their definitions."""
+    from .memory import DEFINITIONS
+    m = report.memory
+    out = {k: (None if v is None else _value(v)) if k in DEFINITIONS else v
+           for k, v in m.items()}
+    out["breakdown"] = {k: _value(v) for k, v in m["breakdown"].items()}
+    out["definitions"] = dict(DEFINITIONS)
     return out
 
 

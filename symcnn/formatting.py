@@ -655,7 +655,6 @@ def _totals(report) -> list[str]:
     if isinstance(t["activations"], int):
         act = t["activations"] * size
         lines.append(f"Activation memory:     {_bytes(act)}  ({dt}, {size} B/element)")
-        lines.append(f"  ×2 for backward:     {_bytes(2 * act)}  (forward + backward)")
     if isinstance(t["params"], int):
         lines.append(f"Params memory:         {_bytes(t['params'] * size)}  ({dt})")
     lines.append("Per image (batch 1)." if b == 1 else f"Per image; batch of {b:,}:")
@@ -665,8 +664,42 @@ def _totals(report) -> list[str]:
                   f"  activations × {b:,}:    {pretty(b * t['activations'])} elements"]
         if isinstance(t["activations"], int):
             lines.append(f"  activation memory:   {_bytes(b * t['activations'] * size)}")
+    lines += memory_lines(report)
     lines.append("K, M, G are decimal (10³, 10⁶, 10⁹); MB = 10⁶ bytes, MiB = 2²⁰ bytes.")
     return lines
+
+
+MEMORY_LABELS = {"saved_for_backward": "saved for backward", "model_state": "model state",
+                 "inference_peak": "inference peak", "training_peak": "training peak"}
+
+
+def memory_lines(report) -> list[str]:
+    """The named PyTorch memory figures (symcnn.memory), each with its definition; for a
+    symbolic input they are in the formulas instead."""
+    from .memory import DEFINITIONS
+    m = report.memory
+    if report.symbolic:
+        return []
+    out = [f"PyTorch memory ({m['device']} semantics, {m['dtype']}, batch {m['batch']:,}, "
+           f"{m['optimizer']}):"]
+    for key, label in MEMORY_LABELS.items():
+        v = m[key]
+        shown = _bytes(v) if isinstance(v, int) else pretty(v) if v is not None else \
+            "— (PyTorch does not train in int8)" if m["dtype"] == "int8" else \
+            f"— ({m.get('note', 'not computed')})"
+        parts = m["breakdown"]
+        if key == "model_state" and isinstance(v, int):
+            shown += (f"  (params {parts['params']:,} + gradients {parts['params']:,} + "
+                      f"{m['optimizer']} state {parts['optimizer_state']:,})")
+        if key == "training_peak" and isinstance(v, int):
+            shown += f"  (estimate, in {m['training_phase']})"
+            out.append(f"  {label + ':':<20} {shown}")
+            out.append("      " + " + ".join(f"{k.replace('_', ' ')} {parts[k]:,}"
+                                             for k in parts))
+            out.append(f"      {DEFINITIONS[key]}")
+            continue
+        out += [f"  {label + ':':<20} {shown}", f"      {DEFINITIONS[key]}"]
+    return out
 
 
 def _formulas(report) -> list[str]:
@@ -684,6 +717,9 @@ def _formulas(report) -> list[str]:
     out = [f"Formulas in {free} (positive integers; exact, floors included, for every input "
            "the network runs on):"]
     out += [f"  {label:<11} = {pretty(report.formulas[q])}" for q, label in names.items()]
+    out += [f"  {MEMORY_LABELS[q]} = {pretty(f)}  (bytes"
+            f"{', batch B' if 'B' in {x.name for x in f.free_symbols} else ''})"
+            for q, f in report.memory_formulas.items()]
     if report.multiples:
         out.append(f"Where {_multiples_text(report)}:")
         out += [f"  {label:<11} = {pretty(report.divisible[q])}"

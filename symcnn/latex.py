@@ -343,7 +343,9 @@ class _Writer:
                for i in range(max(map(len, columns), default=0))]
         out = [r"\begin{align*}", " \\\\\n".join(eqs), r"\end{align*}"] if eqs else []
         out += [r"\begin{align*}", " \\\\\n".join(
-            rf"{name} &= {self.long(r.formulas[q])}" for q, name in LATEX_QUANTITIES)]
+            [rf"{name} &= {self.long(r.formulas[q])}" for q, name in LATEX_QUANTITIES] +
+            [rf"\text{{{_MEMORY_TEX[q]}}} &= {self.long(f)}"
+             for q, f in r.memory_formulas.items()])]
         if r.multiples:
             cond = r",\ ".join(rf"{m} \mid {self.printer.doprint(size_symbol(s))}"
                                for s, m in r.multiples.items())
@@ -352,6 +354,11 @@ class _Writer:
             out.append(" \\\\\n".join(rf"{name} &= {self.long(r.divisible[q], False)}"
                                         for q, name in LATEX_QUANTITIES))
         return [*out, r"\end{align*}"]
+
+
+# The memory figures with a closed form (bytes, in the batch B; symcnn.memory).
+_MEMORY_TEX = {"saved_for_backward": "saved for backward (bytes)",
+               "model_state": "model state (bytes)"}
 
 
 def formulas_aligned(report) -> str:

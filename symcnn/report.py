@@ -47,6 +47,23 @@ class Report:
     formula_rows: tuple[Row, ...] = field(repr=False)
     dtype: str = "float32"
     batch: int = 1
+    device: str = "cuda"    # whose semantics the memory figures follow (symcnn.memory)
+    optimizer: str = "adam"  # whose state model_state and training_peak count
+
+    @cached_property
+    def memory(self) -> dict:
+        """What PyTorch keeps in memory, in bytes at ``batch`` (see :mod:`symcnn.memory`):
+        ``device``, ``dtype``, ``batch`` and the named figures."""
+        from .memory import figures
+        return figures(self.rows, self.dtype, self.device, self.batch, self.optimizer,
+                       expand(self.network))
+
+    @cached_property
+    def memory_formulas(self) -> dict[str, sympy.Expr]:
+        """The memory figures with a closed form, in the free size symbols and the batch B
+        (bytes)."""
+        from .memory import formulas
+        return formulas(self.formula_rows, self.dtype, self.device, self.optimizer)
 
     @cached_property
     def totals(self) -> dict[str, int | sympy.Expr]:
@@ -301,7 +318,8 @@ def _dimension(v) -> int | str:
     return v
 
 
-def analyze(network, input=None, *, dtype: str = "float32", batch: int = 1) -> Report:
+def analyze(network, input=None, *, dtype: str = "float32", batch: int = 1,
+            device: str = "cuda", optimizer: str = "adam") -> Report:
     """Analyse ``network``: a :class:`Network`, notation text, a zoo name, a notation
     file (a ``pathlib.Path``, or a str ending in .cnn or .txt) or a ``torch.nn.Module``
     (imported by :func:`symcnn.torch.from_torch`, traced at ``input`` when it is concrete,
@@ -313,8 +331,16 @@ def analyze(network, input=None, *, dtype: str = "float32", batch: int = 1) -> R
     the totals; where both give a number, the formulas are at ``input``); where the network
     only works for some channel counts (a residual on the input, say) and ``input`` gives
     the channels, the formulas are in H and W with those channels.
+    ``device`` ("cuda" or "cpu") selects whose semantics :attr:`Report.memory` follows,
+    ``optimizer`` ("sgd", "momentum", "adam", "adamw") whose state it counts.
     """
     net = _network(network, input=input)
+    from .memory import DEVICES, OPTIMIZERS
+    if device not in DEVICES:
+        raise SymCNNError(f"unknown device {device!r}; choose one of {', '.join(DEVICES)}")
+    if optimizer not in OPTIMIZERS:
+        raise SymCNNError(f"unknown optimizer {optimizer!r}; choose one of "
+                          f"{', '.join(OPTIMIZERS)}")
     if dtype not in DTYPES:
         raise SymCNNError(f"unknown dtype {dtype!r}; choose one of {', '.join(DTYPES)}")
     if isinstance(batch, bool) or not isinstance(batch, int) or not 1 <= batch <= MAX_VALUE:
@@ -325,14 +351,14 @@ def analyze(network, input=None, *, dtype: str = "float32", batch: int = 1) -> R
     items = expand(net)
     rows = tuple(propagate(net, value_input, items))  # errors speak of the input asked for
     if value_input == formula_input:
-        return Report(net, value_input, formula_input, rows, rows, dtype, batch)
+        return Report(net, value_input, formula_input, rows, rows, dtype, batch, device, optimizer)
     for candidate in _formula_inputs(formula_input, value_input, net.input is None):
         try:
             formula_rows = tuple(propagate(net, candidate, items))
         except ShapeError:
             continue
-        return Report(net, value_input, candidate, rows, formula_rows, dtype, batch)
-    return Report(net, value_input, value_input, rows, rows, dtype, batch)
+        return Report(net, value_input, candidate, rows, formula_rows, dtype, batch, device, optimizer)
+    return Report(net, value_input, value_input, rows, rows, dtype, batch, device, optimizer)
 
 
 def _most_general(general: InputSpec, given: InputSpec) -> InputSpec:

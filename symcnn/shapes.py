@@ -68,6 +68,7 @@ class Row:
     reps: tuple[tuple[int, int, int], ...] = ()  # collapsed repeats around this row:
                                                  # (id, count, depth of the repeat's path)
     aux: bool = False            # in an auxiliary head: params only, not run at inference
+    arity: int = field(default=0, compare=False)  # a merge's branch count (identities too)
 
     @property
     def name(self) -> str:
@@ -579,7 +580,7 @@ def _branches(block: Branches, shape: Shape, rows: list[Row], path) -> Shape:
     if isinstance(channels, sympy.Integer):
         channels = int(channels)
     out = (first[0], first[1], channels)
-    rows.append(Row(block.op, out, path=path))
+    rows.append(Row(block.op, out, path=path, arity=len(block.branches)))
     if len(rows) > MAX_ROWS + 1:
         raise _TooMany(block)
     return out

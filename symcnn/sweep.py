@@ -31,6 +31,8 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from itertools import islice
 
+import sympy
+
 from .errors import SymCNNError
 from .notation import MAX_VALUE
 from .shapes import minimum_input
@@ -527,11 +529,45 @@ def _whole(value, what: str, high: int | None = None) -> int:
     return value
 
 
+# The PyTorch memory figures a memory budget can be on (symcnn.memory; report.memory).
+BUDGET_FIGURES = ("saved_for_backward", "model_state", "inference_peak", "training_peak")
+
+
+def _figure_cost(report, plan: _Plan, on: str, batch: int):
+    """The cost of one of the memory figures at (h, w): from its closed form where it has
+    one, else from a simulation at that size (peaks: assumed non-decreasing in the size)."""
+    from .evaluate import compile_formula
+    from .memory import BATCH
+    from .report import analyze
+    spec = report.formula_input
+    what = (f"{on.replace('_', ' ')} ({report.device} semantics, {report.dtype}, batch "
+            f"{batch:,}, {report.optimizer}"
+            f"{'; an estimate' if on == 'training_peak' else ''})")
+    formula = report.memory_formulas.get(on)
+    if formula is not None:
+        f = compile_formula(sympy.sympify(formula).subs(BATCH, batch))
+
+        def cost(h, w):
+            values = {spec.height: h, spec.width: w, **plan.channels}
+            return f(**{s: values[s] for s in f.symbols})
+        return cost, what + ", from its formula"
+    c = spec.channels if isinstance(spec.channels, int) else next(iter(plan.channels.values()))
+
+    def cost(h, w):
+        v = analyze(report.network, (h, w, c), dtype=report.dtype, batch=batch,
+                    device=report.device, optimizer=report.optimizer).memory[on]
+        if v is None:
+            raise SymCNNError(f"no {on.replace('_', ' ')} figure for this network at {h}x{w}")
+        return v
+    return cost, what + ", simulated at each size tried"
+
+
 def budget(report, limit: int, quantity: str = "memory", batch: int = 1,
            training: bool = False, aspect: tuple[int, int] = (1, 1),
-           channels: int | None = None) -> Budget:
+           channels: int | None = None, on: str | None = None) -> Budget:
     """The largest input (H, W) = (a·k, b·k) for aspect a:b whose cost is ≤ ``limit``,
-    among the inputs ``analyze`` accepts (H, W ≤ 10¹²)."""
+    among the inputs ``analyze`` accepts (H, W ≤ 10¹²). ``on``: a memory budget on one of
+    the PyTorch memory figures (BUDGET_FIGURES) instead of activations + params."""
     spec = report.formula_input
     if not (isinstance(spec.height, str) and isinstance(spec.width, str)):
         raise SymCNNError(f"the notation fixes the input size ({spec}); a budget needs a "
@@ -545,7 +581,13 @@ def budget(report, limit: int, quantity: str = "memory", batch: int = 1,
         raise SymCNNError(f"the input line makes the input square (input {spec}); aspect "
                           f"{a}:{b} is not")
     plan = _plan(report, channels, ("activations", "params", "macs"))
-    cost, assumption = _cost_fn(report, plan, quantity, batch, bool(training))
+    if on is not None:
+        if on not in BUDGET_FIGURES or quantity != "memory" or training:
+            raise SymCNNError(f"a budget on a memory figure is a --memory budget, without "
+                              f"--training, on one of {', '.join(BUDGET_FIGURES)}; got {on!r}")
+        cost, assumption = _figure_cost(report, plan, on, batch)
+    else:
+        cost, assumption = _cost_fn(report, plan, quantity, batch, bool(training))
     low = plan.low
     k_lo = max(-(-low[0] // a), -(-low[1] // b))
     k_max = min(MAX_VALUE // a, MAX_VALUE // b)

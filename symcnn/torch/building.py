@@ -246,7 +246,8 @@ class ChannelShuffle(nn.Module):
 class AuxHead(nn.Module):
     """A side head, ``aux(…)`` (a training-time auxiliary classifier): its modules and
     params are part of the model, but it is not run at inference: ``forward`` returns its
-    input unchanged (torchvision's auxiliary classifiers in eval mode). ``ran`` says
+    input unchanged (torchvision's auxiliary classifiers in eval mode); in train mode it
+    runs the head too (its output is dropped: memory checks see what it saves). ``ran`` says
     whether the head could run on the input it was built for; when it could not, it was
     sized on a larger one (its params do not depend on the size)."""
 
@@ -256,6 +257,8 @@ class AuxHead(nn.Module):
         self.ran = ran
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.training and self.ran:  # a training-time head: it runs in train mode
+            self.head(x)                # (torchvision's Inception3 does), output unused
         return x
 
     def extra_repr(self) -> str:

@@ -1,0 +1,731 @@
+"""Memory that predicts PyTorch: what autograd saves, and (later) peaks — pure functions
+over a report's rows, no torch.
+
+The rows are turned into a data-flow graph (:func:`graph`): each layer copy is a node with
+its input tensors and its output tensor, a tensor is a view of a storage (a crop, a split
+slice and fc's flatten share their input's storage), and every storage has a size per
+image (or per batch: batch norm's statistics are C floats whatever the batch).
+
+``saved_for_backward`` is the sum of the distinct storages autograd keeps between a
+train-mode forward of the network alone (no loss) and its backward, parameters and
+buffers left out, as PyTorch 2.14 saves them (checked on the meta device with
+``saved_tensors_hooks`` in ``tests/test_memory_torch.py``):
+
+- conv, transposed conv, fc (Linear on the flattened view), layer scale, PReLU, avg pool,
+  adaptive avg pool to h×w ≠ 1×1: their input;
+- max pool: its input and int64 indices of the output's size;
+- batch norm (train): its input and two C-element statistics (save_mean, save_invstd);
+  group norm: its input and two N·G statistics; layer norm: its input and two N·H·W ones
+  (for float16/bfloat16 inputs batch and layer norm keep float32 statistics on CUDA,
+  statistics in the input's dtype otherwise);
+- relu, sigmoid, tanh, softmax: their output; relu6, silu, gelu, hardswish, hardsigmoid:
+  their input (in place, as torchvision runs them: a clone of it — the same bytes);
+- dropout (train): a mask of the input's size, in the input's dtype on the CPU and meta,
+  bool (1 B) on CUDA;
+- se(q): its input, the pooled C, the squeezed q and the gate's C values;
+- global average pool (``mean``), add, cat, split, crop, channel pad, upsampling, shuffle:
+  nothing; mul(…): each operand if the other requires grad (products of more than two
+  operands also keep the partial products);
+- an element-wise layer (or pool, or upsampling) on a tensor that does not require grad —
+  the network input, before the first layer with params — records nothing; a layer with
+  params always keeps its input;
+- lrn: its input, the padded squares' average pool input and output, the divisor (as
+  ``F.local_response_norm`` computes it).
+
+Views share one storage and a storage is counted once, however many layers keep it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import sympy
+
+from .dims import to_expr
+from .errors import SymCNNError
+from .expand import bind_incoming
+
+__all__ = ["DEVICES", "OPTIMIZERS", "Storage", "Tensor", "Node", "graph",
+           "saved_for_backward", "model_state", "figures", "formulas", "DEFINITIONS",
+           "MAX_NODES", "BATCH", "STATE_COPIES"]
+
+DEVICES = ("cuda", "cpu")
+OPTIMIZERS = ("sgd", "momentum", "adam", "adamw")
+MAX_NODES = 100_000  # layer copies the graph may expand to (beyond: figures are None)
+_ITEMSIZE = {"float64": 8, "float32": 4, "float16": 2, "bfloat16": 2, "int8": 1}
+
+
+class Storage:
+    """One allocation: ``elems`` elements of ``itemsize`` bytes, per image if ``batched``."""
+    __slots__ = ("elems", "itemsize", "batched", "what", "nbytes")
+
+    def __init__(self, elems, itemsize: int, batched: bool = True, what: str = "") -> None:
+        self.elems, self.itemsize, self.batched, self.what = elems, itemsize, batched, what
+
+    def bytes(self, batch=1):
+        return self.elems * self.itemsize * (batch if self.batched else 1)
+
+
+@dataclass(eq=False)
+class Tensor:
+    """A view of ``storage`` (the whole of it unless a slice or crop) with ``elems``
+    elements per image; ``grad``: whether it requires grad."""
+    storage: Storage
+    elems: object
+    grad: bool
+
+
+@dataclass(eq=False)
+class Node:
+    """One copy of one row: its inputs, its output, what autograd keeps of it."""
+    row: object
+    inputs: list
+    out: Tensor
+    saved: list = field(default_factory=list)   # storages kept for backward
+    extra: list = field(default_factory=list)   # storages allocated beside the output
+    head: bool = False                          # the output of a head(…) (kept)
+
+
+def _elems(shape):
+    out = 1
+    for f in shape:
+        out = out * to_expr(f) if not isinstance(f, int) or not isinstance(out, int) \
+            else out * f
+    return out
+
+
+class TooManyCopies(SymCNNError):
+    """More than MAX_NODES layer copies: the memory figures are not computed (None)."""
+
+    def __init__(self) -> None:
+        super().__init__(f"memory: the network runs more than {MAX_NODES:,} layer copies; "
+                         "symcnn simulates every copy for its memory figures")
+
+
+def _copies(rows, level=0):
+    """The rows in run order, every collapsed repeat expanded into its copies."""
+    out, i, n = [], 0, len(rows)
+    while i < n:
+        r = rows[i]
+        if len(r.reps) <= level:
+            out.append(r)
+            i += 1
+            continue
+        uid, count = r.reps[level][0], r.reps[level][1]
+        j = i
+        while j < n and len(rows[j].reps) > level and rows[j].reps[level][0] == uid:
+            j += 1
+        body = _copies(rows[i:j], level + 1)
+        if len(out) + count * len(body) > MAX_NODES:
+            raise TooManyCopies
+        out.extend(body * count)
+        i = j
+    return out
+
+
+def _ctx(row) -> tuple:
+    return tuple(s for s in row.path if s.fork is not None)
+
+
+def _kind(row) -> str:
+    layer = row.layer
+    if layer is None or isinstance(layer, str):
+        return layer or "input"
+    name = type(layer).__name__.lower()
+    if name == "elementwise":
+        return layer.kind
+    if name == "pool":
+        return "maxpool" if layer.op == "max" else "avgpool"
+    if name == "adaptiveavgpool":
+        return "gap" if tuple(layer.output) == (1, 1) else "adaptiveavgpool"
+    return name
+
+
+_SAVES_OUTPUT = {"relu", "sigmoid", "tanh", "softmax"}
+_SAVES_INPUT = {"relu6", "silu", "gelu", "hardswish", "hardsigmoid", "avgpool",
+                "adaptiveavgpool"}
+_PARAMS_SAVE_INPUT = {"conv", "transposedconv", "fc", "scale", "prelu"}
+_NOTHING = {"gap", "channelpad", "upsample", "shuffle", "crop"}
+
+
+def _stat_size(kind: str, itemsize: int, dtype: str, device: str) -> int:
+    """Bytes per element of a norm's saved statistics: float32 for float16/bfloat16 inputs
+    in batch and layer norm on CUDA (as the meta kernels give), the input's dtype
+    otherwise (group norm everywhere, every norm on the CPU)."""
+    reduced = dtype in ("float16", "bfloat16")
+    return 4 if reduced and device == "cuda" and kind != "groupnorm" else itemsize
+
+
+def graph(rows, dtype: str = "float32", device: str = "cuda",
+          training: bool = True) -> list[Node]:
+    """The data-flow graph of ``rows`` (a report's rows, input row first), one node per
+    layer copy that runs, in run order; the input is node 0. An ``aux(…)`` head runs in
+    training only (as torchvision's Inception-v3 runs its auxiliary classifier)."""
+    itemsize = _ITEMSIZE[dtype]
+    first = rows[0]
+    x = Tensor(Storage(_elems(first.out), itemsize, what="input"), _elems(first.out), False)
+    nodes = [Node(first, [], x)]
+    state = {(): x}      # branch context → the tensor flowing there now
+    finished: dict = {}  # parent context → [(scope, tensor)] of closed branches
+    for row in _copies(list(rows[1:])):
+        if row.aux and not training:
+            continue
+        ctx = _ctx(row)
+        for key in sorted((k for k in state if k != ctx[:len(k)]), key=len, reverse=True):
+            t = state.pop(key)
+            if key[-1].label in ("head(…)", "aux(…)"):
+                nodes[-1].head = True if nodes[-1].out is t else nodes[-1].head
+            else:
+                finished.setdefault(key[:-1], []).append((key[-1], t))
+        for i in range(len(ctx)):
+            key = ctx[:i + 1]
+            if key not in state:
+                parent, scope = state[key[:-1]], key[-1]
+                if scope.label.startswith("split(…)"):
+                    parent = _slice(parent)
+                state[key] = parent
+        kind = _kind(row)
+        if kind in ("add", "cat", "split", "mul"):
+            node = _merge(row, kind, state[ctx], finished.pop(ctx, []), itemsize)
+        else:
+            node = _layer(row, kind, state[ctx], itemsize, dtype, device)
+        nodes.append(node)
+        state[ctx] = node.out
+    return nodes
+
+
+def _slice(parent: Tensor) -> Tensor:
+    """Branch i of a split(…): a view of its input's storage (1/n of the channels)."""
+    return Tensor(parent.storage, None, parent.grad)
+
+
+def _merge(row, kind, fork: Tensor, done, itemsize) -> Node:
+    label = f"{'split' if kind == 'split' else kind}(…) branch "
+    mine = [(s, t) for s, t in done if s.label.startswith(label)]
+    uid = max((s.uid for s, _ in mine), default=None)
+    by_index = {int(s.label[len(label):]): t for s, t in mine if s.uid == uid}
+    n = max(row.arity, max(by_index, default=0))
+    ins = [by_index.get(i + 1, fork) for i in range(n)]
+    grad = any(t.grad for t in ins)
+    out = Tensor(Storage(_elems(row.out), itemsize, what=kind), _elems(row.out), grad)
+    node = Node(row, ins, out)
+    if kind == "mul" and grad:
+        acc = ins[0]
+        for i, t in enumerate(ins[1:], 1):
+            if t.grad:
+                node.saved.append(acc.storage)
+            if acc.grad:
+                node.saved.append(t.storage)
+            if i < len(ins) - 1:  # a partial product: broadcast to the output's size
+                acc = Tensor(Storage(_elems(row.out), itemsize, what="product"),
+                             _elems(row.out), acc.grad or t.grad)
+                node.extra.append(acc.storage)
+    return node
+
+
+def _layer(row, kind, x: Tensor, itemsize, dtype, device) -> Node:
+    elems = _elems(row.out)
+    params = bool(row.weight_factors) or kind in ("scale", "prelu")
+    grad = x.grad or params
+    if kind == "crop":
+        out = Tensor(x.storage, elems, x.grad)
+    else:
+        out = Tensor(Storage(elems, itemsize, what=kind), elems, grad)
+    node = Node(row, [x], out)
+    stat = _stat_size(kind, itemsize, dtype, device)
+    c = to_expr(row.out[2]) if not isinstance(row.out[2], int) else row.out[2]
+    s = node.saved
+    if kind in _PARAMS_SAVE_INPUT:
+        s.append(x.storage)
+    elif kind == "batchnorm":
+        s += [x.storage, Storage(c, stat, False, "bn mean"), Storage(c, stat, False, "bn invstd")]
+    elif kind == "groupnorm":
+        g = row.layer.groups
+        s += [x.storage, Storage(g, stat, True, "gn mean"), Storage(g, stat, True, "gn rstd")]
+    elif kind == "layernorm":
+        hw = _elems(row.out[:2])
+        s += [x.storage, Storage(hw, stat, True, "ln mean"), Storage(hw, stat, True, "ln rstd")]
+    elif kind == "se":
+        q = bind_incoming(row.layer, row.out[2]).squeeze  # se({in//4}): in = C
+        q = to_expr(q) if not isinstance(q, int) else q
+        pooled, squeezed, gate = (Storage(c, itemsize, True, "se pooled"),
+                                  Storage(q, itemsize, True, "se squeeze"),
+                                  Storage(c, itemsize, True, "se gate"))
+        s += [x.storage, pooled, squeezed, gate]
+        node.extra += [pooled, Storage(q, itemsize, True, "se fc1"), squeezed, gate]
+    elif kind == "maxpool":
+        idx = Storage(elems, 8, True, "max pool indices")
+        node.extra.append(idx)
+        if x.grad:
+            s += [x.storage, idx]
+    elif not x.grad:
+        pass
+    elif kind in _SAVES_OUTPUT:
+        s.append(out.storage)
+    elif kind in _SAVES_INPUT:
+        s.append(x.storage)
+    elif kind == "dropout":
+        mask = Storage(elems, 1 if device == "cuda" else itemsize, True, "dropout mask")
+        s.append(mask)
+        node.extra.append(mask)
+    elif kind == "lrn":
+        # F.local_response_norm: div = x²; pad; avg_pool3d; ·α + k; ^β; x / div
+        s.append(x.storage)
+        sq = Storage(elems, itemsize, True, "lrn square")
+        padded = Storage(_elems(row.out[:2]) * (c + 4), itemsize, True, "lrn pad")
+        pooled = Storage(elems, itemsize, True, "lrn pool")
+        scaled = Storage(elems, itemsize, True, "lrn scaled")
+        div = Storage(elems, itemsize, True, "lrn div")
+        s += [padded, scaled, div]
+        node.extra += [sq, padded, pooled, scaled, div]
+    elif kind not in _NOTHING:
+        raise SymCNNError(f"memory: no rule for layer kind {kind!r}")  # pragma: no cover
+    return node
+
+
+def _sum(storages, batch):
+    seen, ints, exprs = set(), 0, []
+    for st in storages:
+        if id(st) in seen:
+            continue
+        seen.add(id(st))
+        b = st.bytes(batch)
+        if isinstance(b, int):
+            ints += b
+        else:
+            exprs.append(b)
+    if not exprs:
+        return ints
+    total = sympy.expand(sympy.Add(*exprs, ints))
+    return int(total) if total.is_Integer else total
+
+
+def saved_for_backward(rows, dtype: str = "float32", device: str = "cuda", batch=1):
+    """Bytes of the distinct storages autograd saves in a train-mode forward of ``rows``'
+    network on a batch of ``batch`` (an int, or a symbol for a formula)."""
+    nodes = graph(rows, dtype, device)
+    return _sum((st for n in nodes for st in n.saved), batch)
+
+
+BATCH = sympy.Symbol("B", positive=True, integer=True)  # the batch in memory formulas
+# Optimizer state per parameter element, in copies of the params: SGD none, SGD with
+# momentum a momentum buffer, Adam and AdamW exp_avg and exp_avg_sq (plus a float32 step
+# scalar per parameter tensor, on the host unless on the CPU: torch.optim's defaults).
+STATE_COPIES = {"sgd": 0, "momentum": 1, "adam": 2, "adamw": 2}
+
+
+def _param_tensors(row) -> int:
+    """How many parameter tensors the row's layer has in torch (weight, bias, …)."""
+    if row.layer is None or isinstance(row.layer, str):
+        return 0
+    kind = type(row.layer).__name__.lower()
+    if kind == "se":
+        return 4  # two 1×1 convs with bias
+    if kind in ("scale", "prelu"):
+        return 1
+    if not row.weight_factors:
+        return 0
+    return 1 + (row.biases != 0)
+
+
+def _params(rows):
+    total = 0
+    for r in rows:
+        p = r.params
+        if p != 0:
+            total = total + r.count * p
+    return sympy.expand(total) if isinstance(total, sympy.Expr) else total
+
+
+def model_state(rows, dtype: str = "float32", device: str = "cuda",
+                optimizer: str = "adam") -> dict:
+    """Bytes of the params, their gradients and the optimizer's state (every param in
+    ``dtype``: the whole model converted, as ``model.to(dtype)``), and their sum."""
+    size = _ITEMSIZE[dtype]
+    params = _params(rows) * size
+    steps = 0
+    if optimizer in ("adam", "adamw") and device == "cpu":
+        steps = 4 * sum(r.count * _param_tensors(r) for r in rows)
+    state = STATE_COPIES[optimizer] * params + steps
+    return {"params": params, "gradients": params, "optimizer_state": state,
+            "model_state": sympy.expand(2 * params + state)
+            if isinstance(params, sympy.Expr) else 2 * params + state}
+# One line each: what the figures mean (table, JSON, Markdown, LaTeX say the same).
+DEFINITIONS = {
+    "saved_for_backward": "the distinct storages autograd keeps from a train-mode forward "
+                          "(no loss) to its backward; params and buffers excluded",
+    "model_state": "params + gradients + the optimizer's state, all in the dtype "
+                   "(the whole model converted); batch-independent",
+    "inference_peak": "everything live at the peak of an eval-mode no_grad forward: params, "
+                      "buffers, the input and the activations alive then",
+    "training_peak": "an ESTIMATE of everything live at the peak of a steady-state training "
+                     "step (forward, cross-entropy, backward, step, zero_grad(set_to_none)); "
+                     "breakdown at that peak",
+}
+
+
+def _trainable(dtype: str) -> bool:
+    return dtype != "int8"  # PyTorch does not train in int8: no training figures
+
+
+def figures(rows, dtype: str = "float32", device: str = "cuda", batch: int = 1,
+            optimizer: str = "adam", items=None) -> dict:
+    """The memory figures of ``rows`` at ``batch`` (bytes; None where they do not apply:
+    training figures at int8, peaks of a symbolic input). ``items``: the expanded network
+    (its nesting decides what lives at the inference peak)."""
+    out = {"device": device, "optimizer": optimizer, "dtype": dtype, "batch": batch}
+    out["inference_peak"] = None
+    if items is not None:
+        try:
+            out["inference_peak"] = inference_peak(items, rows, dtype, device, batch)
+        except (_NotSimulated, TooManyCopies):
+            pass
+    state = model_state(rows, dtype, device, optimizer) if _trainable(dtype) else None
+    out["model_state"] = state["model_state"] if state else None
+    out["training_peak"], out["breakdown"] = None, {}
+    if state:
+        out["breakdown"] = {k: state[k] for k in ("params", "gradients", "optimizer_state")}
+        try:
+            peak = training_peak(rows, dtype, device, batch, optimizer)
+        except (TooManyCopies, TypeError):
+            peak = None  # (a symbolic input: the peak is a maximum, numbers only)
+        if peak is not None and isinstance(peak["training_peak"], int):
+            out["training_peak"] = peak["training_peak"]
+            out["training_phase"] = peak["phase"]
+            out["breakdown"] = peak["breakdown"]
+    try:
+        out["saved_for_backward"] = saved_for_backward(rows, dtype, device, batch) \
+            if _trainable(dtype) else None
+    except TooManyCopies:
+        out["saved_for_backward"] = None
+        out["note"] = str(TooManyCopies())
+    return out
+
+
+def formulas(rows, dtype: str = "float32", device: str = "cuda",
+             optimizer: str = "adam") -> dict:
+    """The figures with a closed form, in the rows' size symbols and :data:`BATCH`."""
+    if not _trainable(dtype):
+        return {}
+    out = {}
+    try:
+        out["saved_for_backward"] = sympy.sympify(saved_for_backward(rows, dtype, device,
+                                                                      BATCH))
+    except TooManyCopies:
+        pass
+    out["model_state"] = sympy.sympify(model_state(rows, dtype, device, optimizer)["model_state"])
+    return out
+
+
+# ---------------------------------------------------------------- inference peak
+
+class _Live:
+    """Storages alive now (reference counts, as CPython frees a tensor when its last
+    reference goes) and the peak of their bytes."""
+
+    def __init__(self, base) -> None:
+        self.refs: dict[int, list] = {}
+        self.now = self.peak = base
+
+    def ref(self, st: Storage) -> Storage:
+        entry = self.refs.get(id(st))
+        if entry is None:
+            self.refs[id(st)] = [st, 1]
+            self.now += st.nbytes
+            self.peak = max(self.peak, self.now)
+        else:
+            entry[1] += 1
+        return st
+
+    def unref(self, st: Storage) -> None:
+        entry = self.refs[id(st)]
+        entry[1] -= 1
+        if not entry[1]:
+            del self.refs[id(st)]
+            self.now -= st.nbytes
+
+    def transient(self, *sts: Storage) -> None:
+        """Allocated beside what is alive now, then freed (max pool's indices, …)."""
+        for st in sts:
+            self.ref(st)
+        for st in sts:
+            self.unref(st)
+
+
+class _Inference:
+    """An eval-mode no_grad forward of the network as symcnn.torch.to_torch builds it:
+    nn.Sequential blocks (a block's or repeat's input lives until it returns), branches
+    whose outputs live until their merge returns, heads whose outputs live to the end."""
+
+    def __init__(self, items, rows, dtype: str, device: str, batch: int, base: int) -> None:
+        self.rows, self.at = _copies(list(rows[1:])), 0
+        self.size, self.dtype, self.device, self.batch = _ITEMSIZE[dtype], dtype, device, batch
+        self.live = _Live(base)
+        self.items = items
+
+    def new(self, elems, itemsize=None, batched=True) -> Storage:
+        st = Storage(elems, itemsize or self.size, batched)
+        if not isinstance(elems, int):
+            raise _NotSimulated("inference_peak needs a concrete input")
+        st.nbytes = st.bytes(self.batch)
+        return st
+
+    def run(self, x: Storage) -> int:
+        self.live.ref(x)  # the caller's input
+        out = self.sequence(self.items, x)
+        return self.live.peak
+
+    def sequence(self, items, x: Storage) -> Storage:
+        """nn.Sequential.forward: ``for m in self: x = m(x)``; returns a new reference."""
+        cur = self.live.ref(x)
+        for item in items:
+            out = self.item(item, cur)
+            self.live.unref(cur)
+            cur = out
+        return cur
+
+    def item(self, item, x: Storage) -> Storage:
+        from .layers import Block, Branches, Repeat
+        if isinstance(item, Repeat):
+            copies = [item.body[0] if len(item.body) == 1 else Block("", item.body)
+                      for _ in range(item.count)]
+            return self.sequence(copies, x)
+        if isinstance(item, Block):
+            return self.sequence(item.items, x)
+        if isinstance(item, Branches):
+            return self.branches(item, x)
+        return self.layer(self.next(), x)
+
+    def next(self):
+        self.at += 1
+        return self.rows[self.at - 1]
+
+    def skip(self, items) -> None:
+        """Consume the rows of items that do not run (an aux head in eval mode)."""
+        from .layers import Block, Branches, Repeat
+        for item in items:
+            if isinstance(item, Repeat):
+                for _ in range(item.count):
+                    self.skip(item.body)
+            elif isinstance(item, Block):
+                self.skip(item.items)
+            elif isinstance(item, Branches):
+                for b in item.branches:
+                    self.skip(b)
+                if item.op not in ("aux", "head"):
+                    self.next()
+            else:
+                self.next()
+
+    def branches(self, item, x: Storage) -> Storage:
+        from .layers import Crop
+        live = self.live
+        if item.op == "aux":
+            self.skip(item.branches[0])
+            return live.ref(x)
+        if item.op == "head":
+            out = self.sequence(item.branches[0], x)  # kept in the outputs to the end
+            return live.ref(x)
+        # rows come in branch order; torch runs the branches with a crop last
+        n = len(item.branches)
+        crops = [any(isinstance(i, Crop) for i in b) for b in item.branches]
+        starts, at = [], self.at
+        for b in item.branches:
+            starts.append(at)
+            at += _row_count(b)
+        outs = [None] * n
+        for i in sorted(range(n), key=lambda i: crops[i]):
+            self.at = starts[i]
+            outs[i] = self.sequence(item.branches[i], x)  # split: views of x
+        self.at = at
+        row = self.next()
+        out = self.new(_elems(row.out))
+        if item.op in ("add", "mul") and n > 2:
+            acc = None
+            for _ in range(n - 2):  # functools.reduce: partial results
+                part = live.ref(self.new(_elems(row.out)))
+                if acc is not None:
+                    live.unref(acc)
+                acc = part
+            live.ref(out)
+            live.unref(acc)
+        else:
+            live.ref(out)
+        for o in outs:
+            live.unref(o)
+        return out
+
+    def layer(self, row, x: Storage) -> Storage:
+        live, kind = self.live, _kind(row)
+        elems = _elems(row.out)
+        c = row.out[2]
+        if kind in ("dropout",):
+            return live.ref(x)  # eval: the identity
+        if kind == "crop":
+            return live.ref(x)  # a view
+        out = self.new(elems)
+        if kind == "maxpool":
+            idx = self.new(elems, 8)
+            live.ref(out), live.ref(idx)
+            live.unref(idx)
+            return out
+        if kind == "batchnorm":
+            live.ref(out)
+            if self.device == "cuda":  # as the meta kernels give; none on the CPU
+                stat = _stat_size(kind, self.size, self.dtype, "cuda")
+                live.transient(self.new(c, stat, False), self.new(c, stat, False))
+            return out
+        if kind == "layernorm":
+            hw = _elems(row.out[:2])
+            live.ref(out)
+            stat = _stat_size(kind, self.size, self.dtype, "cuda")
+            live.transient(self.new(hw, stat), self.new(hw, stat))
+            return out
+        if kind == "groupnorm":
+            live.ref(out)
+            live.transient(self.new(row.layer.groups), self.new(row.layer.groups))
+            return out
+        if kind == "se":
+            q = bind_incoming(row.layer, c).squeeze
+            chain = [self.new(c), self.new(q), self.new(q), self.new(c), self.new(c)]
+            prev = None
+            for st in chain:  # pool, fc1, relu, fc2, gate: each frees its input
+                live.ref(st)
+                if prev is not None:
+                    live.unref(prev)
+                prev = st
+            live.ref(out)
+            live.unref(prev)
+            return out
+        if kind == "lrn":  # F.local_response_norm's temporaries: not matched exactly
+            raise _NotSimulated("lrn")
+            hw = _elems(row.out[:2])
+            chain = [self.new(elems), self.new(hw * (c + 4)), self.new(elems),
+                     self.new(elems), self.new(elems), self.new(elems)]
+            prev = None
+            for st in chain:
+                live.ref(st)
+                if prev is not None:
+                    live.unref(prev)
+                prev = st
+            live.ref(out)
+            live.unref(prev)
+            return out
+        return live.ref(out)
+
+
+class _NotSimulated(SymCNNError):
+    pass
+
+
+def _row_count(items) -> int:
+    """The rows ``items`` make when they run once, every repeat copy counted."""
+    from .layers import Block, Branches, Repeat
+    n = 0
+    for item in items:
+        if isinstance(item, Repeat):
+            n += item.count * _row_count(item.body)
+        elif isinstance(item, Block):
+            n += _row_count(item.items)
+        elif isinstance(item, Branches):
+            n += sum(_row_count(b) for b in item.branches) + (item.op not in ("aux", "head"))
+        else:
+            n += 1
+    return n
+
+
+def buffers_bytes(rows, dtype: str = "float32") -> int:
+    """Batch norm's running mean and variance (C each, in the dtype) and its int64
+    num_batches_tracked, per copy."""
+    total = 0
+    for r in rows:
+        if r.buffers != 0:
+            total = total + r.count * (r.buffers * _ITEMSIZE[dtype] + 8)
+    return total
+
+
+def inference_peak(items, rows, dtype: str = "float32", device: str = "cuda",
+                   batch: int = 1) -> int:
+    """Bytes live at the peak of an eval-mode no_grad forward: params, buffers, the input
+    and the activations alive then (concrete inputs only)."""
+    base = _params(rows) * _ITEMSIZE[dtype] + buffers_bytes(rows, dtype)
+    sim = _Inference(items, rows, dtype, device, batch, base)
+    x = sim.new(_elems(rows[0].out))
+    return sim.run(x)
+
+
+# ---------------------------------------------------------------- training peak (estimate)
+
+def training_peak(rows, dtype: str = "float32", device: str = "cuda", batch: int = 1,
+                  optimizer: str = "adam") -> dict:
+    """An estimate of the bytes live at the peak of a steady-state training step (forward,
+    cross-entropy against int64 targets, backward, ``optimizer.step()``,
+    ``zero_grad(set_to_none=True)``), with its breakdown at the peak.
+
+    Always live: params, buffers, the optimizer's state (kept from the step before), the
+    input and the targets. Then the largest of three phases:
+    - the end of the forward: everything saved for backward, plus the largest map alive
+      then that is not saved (an output being computed);
+    - backward, layer by layer from the last: the saved storages still needed by earlier
+      layers, the gradients of the params reached so far, and the gradients of this
+      layer's output and input (merges pass theirs on; a fork's accumulation is not
+      counted);
+    - the step: all gradients plus the optimizer's temporaries (Adam/AdamW: one copy of
+      all params on CUDA, foreach; 2× the largest param tensor on the CPU, single-tensor).
+    """
+    size = _ITEMSIZE[dtype]
+    nodes = graph(rows, dtype, device, training=True)
+    x = nodes[0].out.storage
+    first: dict = {}
+    for k, n in enumerate(nodes):
+        for st in n.saved:
+            if st is not x and id(st) not in first:
+                first[id(st)] = (k, st)
+    saved_by = [0] * len(nodes)
+    for k, st in first.values():
+        saved_by[k] += st.bytes(batch)
+    state = model_state(rows, dtype, device, optimizer)
+    params, opt_state = state["params"], state["optimizer_state"]
+    base = params + buffers_bytes(rows, dtype) + x.bytes(batch) + 8 * batch
+    logits = nodes[-1].out.storage.bytes(batch)
+    # the caller holds the output (logits) through backward; cross-entropy keeps its
+    # log_softmax (freed once the loss's backward has run) and the loss
+    saved_total = sum(saved_by) + 2 * logits + size
+    # forward's end: saved + the largest output that is not kept
+    kept = {id(st) for _, st in first.values()} | {id(x)}
+    loose = max((n.out.storage.bytes(batch) for n in nodes[1:]
+                 if id(n.out.storage) not in kept), default=0)
+    phases = {"forward": (saved_total, 0, loose)}
+    # backward from the last layer
+    remaining, grads, best = saved_total - logits, 0, None
+    for k in range(len(nodes) - 1, 0, -1):
+        n = nodes[k]
+        grads += n.row.params * size if not isinstance(n.row.layer, str) else 0
+        ins = sum(t.storage.bytes(batch) for t in n.inputs if t.grad)
+        temp = n.out.storage.bytes(batch) + ins
+        if best is None or remaining + grads + temp > sum(best):
+            best = (remaining, grads, temp)
+        remaining -= saved_by[k]
+    phases["backward"] = best or (0, 0, 0)
+    if optimizer in ("adam", "adamw"):
+        temp = params if device == "cuda" else 2 * size * max(
+            [_largest_tensor(r) for r in rows] or [0])
+    else:
+        temp = 0
+    phases["step"] = (0, params, temp)
+    phase = max(phases, key=lambda p: sum(phases[p]))
+    acts, grad_bytes, temps = phases[phase]
+    breakdown = {"params": params, "buffers": buffers_bytes(rows, dtype),
+                 "gradients": grad_bytes, "optimizer_state": opt_state,
+                 "activations": acts, "temporaries": temps,
+                 "input": x.bytes(batch) + 8 * batch}
+    return {"training_peak": sum(breakdown.values()), "phase": phase,
+            "breakdown": breakdown}
+
+
+def _largest_tensor(row) -> int:
+    if not row.weight_factors:
+        return 0
+    if type(row.layer).__name__ == "SE":
+        return row.weights // 2
+    return max(row.weights, row.biases)
