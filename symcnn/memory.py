@@ -472,7 +472,7 @@ class _Inference:
 
     def run(self, x: Storage) -> int:
         self.live.ref(x)  # the caller's input
-        out = self.sequence(self.items, x)
+        self.sequence(self.items, x)
         return self.live.peak
 
     def sequence(self, items, x: Storage) -> Storage:
@@ -587,10 +587,9 @@ class _Inference:
             return out
         if kind == "se":
             q = bind_incoming(row.layer, c).squeeze
-            chain = [self.new(c), self.new(q), self.new(q), self.new(c), self.new(c)]
             prev = None
-            for st in chain:  # pool, fc1, relu, fc2, gate: each frees its input
-                live.ref(st)
+            for st in [self.new(c), self.new(q), self.new(q), self.new(c), self.new(c)]:
+                live.ref(st)  # pool, fc1, relu, fc2, gate: each frees its input
                 if prev is not None:
                     live.unref(prev)
                 prev = st
@@ -599,18 +598,6 @@ class _Inference:
             return out
         if kind == "lrn":  # F.local_response_norm's temporaries: not matched exactly
             raise _NotSimulated("lrn")
-            hw = _elems(row.out[:2])
-            chain = [self.new(elems), self.new(hw * (c + 4)), self.new(elems),
-                     self.new(elems), self.new(elems), self.new(elems)]
-            prev = None
-            for st in chain:
-                live.ref(st)
-                if prev is not None:
-                    live.unref(prev)
-                prev = st
-            live.ref(out)
-            live.unref(prev)
-            return out
         return live.ref(out)
 
 
@@ -686,7 +673,6 @@ def training_peak(rows, dtype: str = "float32", device: str = "cuda", batch: int
         saved_by[k] += st.bytes(batch)
     state = model_state(rows, dtype, device, optimizer)
     params, opt_state = state["params"], state["optimizer_state"]
-    base = params + buffers_bytes(rows, dtype) + x.bytes(batch) + 8 * batch
     logits = nodes[-1].out.storage.bytes(batch)
     # the caller holds the output (logits) through backward; cross-entropy keeps its
     # log_softmax (freed once the loss's backward has run) and the loss

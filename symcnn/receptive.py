@@ -347,7 +347,7 @@ class _Walk:
         if not isinstance(self.state, tuple):
             self.silent(rep.items)  # "all" or None: one run gives what n runs give
             return
-        start, shape = self.state, self.shape
+        start = self.state
         self.state = INPUT
         self.silent(rep.items)
         unit, self.state, end_shape = self.state, start, self.shape

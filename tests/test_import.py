@@ -185,7 +185,6 @@ def test_zoo_counts_equal_the_real_model_and_the_published_numbers(name):
 
 @pytest.mark.parametrize("name", sorted(ZOO_TORCHVISION))
 def test_torchvision_import_has_the_zoo_formulas(name):
-    tv = ZOO_TORCHVISION[name]
     model = zoo_model(name)
     imported = symcnn.analyze(from_torch(model))
     written = symcnn.analyze(name, "HxWx3")

@@ -505,7 +505,7 @@ def test_random_expressions_round_trip(case):
     text, _ = case
     try:
         net = symcnn.parse(f"def f(a) = fc{{a}}\nf(1)\nconv1-{{{text}}} se({{{text}}})")
-    except NotationError as e:  # in as an argument, division by zero, size limits
+    except NotationError:  # in as an argument, division by zero, size limits
         return
     assert symcnn.parse(str(net)) == net, (text, str(net))
 
