@@ -407,13 +407,14 @@ def formulas(rows, dtype: str = "float32", device: str = "cuda",
     """The figures with a closed form, in the rows' size symbols and :data:`BATCH`."""
     if not _trainable(dtype):
         return {}
+    def expr(v) -> sympy.Expr:  # an int or a SymPy expression built from the rows
+        return sympy.Integer(v) if isinstance(v, int) else v
     out = {}
     try:
-        out["saved_for_backward"] = sympy.sympify(saved_for_backward(rows, dtype, device,
-                                                                      BATCH))
+        out["saved_for_backward"] = expr(saved_for_backward(rows, dtype, device, BATCH))
     except TooManyCopies:
         pass
-    out["model_state"] = sympy.sympify(model_state(rows, dtype, device, optimizer)["model_state"])
+    out["model_state"] = expr(model_state(rows, dtype, device, optimizer)["model_state"])
     return out
 
 

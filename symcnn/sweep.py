@@ -31,8 +31,6 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from itertools import islice
 
-import sympy
-
 from .errors import SymCNNError
 from .notation import MAX_VALUE
 from .shapes import minimum_input
@@ -545,7 +543,7 @@ def _figure_cost(report, plan: _Plan, on: str, batch: int):
             f"{'; an estimate' if on == 'training_peak' else ''})")
     formula = report.memory_formulas.get(on)
     if formula is not None:
-        f = compile_formula(sympy.sympify(formula).subs(BATCH, batch))
+        f = compile_formula(formula.subs(BATCH, batch))  # SymPy (memory.formulas)
 
         def cost(h, w):
             values = {spec.height: h, spec.width: w, **plan.channels}
