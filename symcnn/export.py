@@ -22,7 +22,8 @@ from .report import QUANTITIES
 __all__ = ["to_dict", "to_json", "to_csv", "to_markdown", "SCHEMA_VERSION", "CSV_COLUMNS"]
 
 CSV_COLUMNS = ("index", "name", "kind", "block", "repeat", "out_h", "out_w", "out_c",
-               "activations", "weights", "biases", "params", "buffers", "macs")
+               "activations", "weights", "biases", "params", "buffers", "macs",
+               "receptive_field_h", "receptive_field_w", "jump_h", "jump_w")
 
 SCHEMA_VERSION = 1
 
@@ -122,14 +123,24 @@ def to_json(report, indent: int | None = 2) -> str:
     return json.dumps(to_dict(report), indent=indent, ensure_ascii=False) + "\n"
 
 
+def _field_cells(field) -> list:
+    """receptive_field_h, _w, jump_h, _w: ints (a fractional jump as "1/2"), "all" four
+    times (the whole input), or four empty cells (not one number; see symcnn.receptive)."""
+    rf, jump = field.json()
+    if not isinstance(rf, list):
+        return [rf or ""] * 4
+    return [*rf, *jump]
+
+
 def to_csv(report) -> str:
     """One row per layer (as in the table), exact integers, a header; a repeat of more
-    than EXPAND_LIMIT copies is one row with its count in ``repeat``."""
+    than EXPAND_LIMIT copies is one row with its count in ``repeat``; the receptive field
+    and jump along H and W last."""
     buf = io.StringIO()
     out = csv.writer(buf, lineterminator="\n")
     out.writerow(CSV_COLUMNS)
     style, cache = Style("str"), {}
-    for line in display_rows(report.rows):
+    for line, field in zip(display_rows(report.rows), report.receptive_fields()):
         row = line.row
         sig = signature(row)
         costs = cache.get(sig)
@@ -138,7 +149,7 @@ def to_csv(report) -> str:
                 _row_value(row, q, style) for q in ("activations", "weights", "biases",
                                                     "params", "buffers", "macs"))]
         out.writerow([line.index, row.name, row.kind, " > ".join(map(str, row.path)),
-                      line.copies, *costs])
+                      line.copies, *costs, *_field_cells(field)])
     return buf.getvalue()
 
 
