@@ -84,6 +84,10 @@ def _report_parser() -> argparse.ArgumentParser:
                    help=r"latex: how to print an input symbol, e.g. H=H_{\mathrm{in}}")
     p.add_argument("--standalone", action="store_true",
                    help="latex: a whole document instead of a fragment to \\input")
+    p.add_argument("--layout", choices=("full", "compact"), default="full",
+                   help="latex: full (every column; longtable past a page) or compact "
+                        "(layer, output, params, MACs at \\columnwidth, for two-column "
+                        "papers) (default: full)")
     p.add_argument("--list", action="store_true", help="list the built-in networks")
     p.add_argument("--version", action="store_true", help="print the version")
     return p
@@ -415,7 +419,8 @@ def _report_cmd(argv: list[str]) -> int:
         text = report.to_latex(caption=args.caption, caption_tex=args.caption_tex,
                                label=args.label,
                                symbol_names=_symbols(args.symbol),
-                               standalone=args.standalone, depth=args.depth)
+                               standalone=args.standalone, depth=args.depth,
+                               layout=args.layout)
     else:
         text = report.to_table(args.depth)
     _emit(text, args.output)

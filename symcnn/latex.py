@@ -578,7 +578,8 @@ def to_latex(report, *, caption: str | None = None, label: str | None = None,
         raise SymCNNError(f"layout must be one of {', '.join(LAYOUTS)}; got {layout!r:.40}")
     w = _Writer(report, symbol_names)
     table = w.table(caption, label, depth, caption_tex, layout)
-    needs = "booktabs, longtable" if r"\begin{longtable}" in table else "booktabs"
+    long = any(line.startswith(r"\begin{longtable}") for line in table)
+    needs = "booktabs, longtable" if long else "booktabs"
     body = [rf"% symcnn: needs \usepackage{{{needs}}} and \usepackage{{amsmath}}",
             *table, *w.formulas()]
     return "\n".join(document(body) if standalone else body) + "\n"

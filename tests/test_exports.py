@@ -8,6 +8,7 @@ import csv
 import io
 import json
 import os
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -165,3 +166,155 @@ def test_caption_text_and_tex_are_exclusive_and_the_input_is_math():
     assert r"\caption{\$alpha\$}" in CASES["vgg16_cs231n"]().to_latex(caption="$alpha$")
     from symcnn.cli import main
     assert main(["vgg16", "-f", "latex", "--caption-tex", r"$\beta$ \cite{x}"]) == 0
+
+
+# ── Tables that fit the page (issue 14) ──────────────────────────────────────────────
+
+def _overfull(log: str) -> list[float]:
+    """Boxes more than 5pt too wide (rounding-size ones are not a layout problem)."""
+    return [float(x) for x in re.findall(r"Overfull \\hbox \(([\d.]+)pt too wide", log)
+            if float(x) > 5]
+
+
+def _compile_twice(folder, tex: str) -> tuple[str, str]:
+    """Compile twice (the second run resolves the table's \\eqref and longtable's
+    widths) and check the page: no box over 5pt too wide, no float too large, no
+    undefined reference."""
+    pdflatex(folder, tex)
+    log, text = pdflatex(folder, tex)
+    assert _overfull(log) == [], "wider than the page"
+    assert "Float too large" not in log
+    assert "undefined" not in log.lower().replace("undefined control", ""), "a dangling \\ref"
+    return log, text
+
+
+def _vgg_paper():
+    return symcnn.analyze((ROOT / "examples" / "vgg16_paper.cnn").read_text())
+
+
+# The networks of the issue, and numbers each must show (totals and one row's MACs).
+PAGE_CASES = {
+    "vgg16_paper": (_vgg_paper, None, ["2,097,152 · h5 · w5 + 35,597,096",
+                                       "2,359,296 · h4 · w4", "212 / 32"]),
+    "vgg16": (lambda: symcnn.analyze("vgg16"), None, ["138,357,544", "1,179,648 · h3 · w3"]),
+    "vgg16_224": (lambda: symcnn.analyze("vgg16", "224x224x3"), None,
+                  ["138,357,544", "15,470,264,320", "1,849,688,064"]),
+    "resnet50": (lambda: symcnn.analyze("resnet50"), None, ["25,557,032",
+                                                            "36,864 · h2 · w2"]),
+    "resnet50_d1": (lambda: symcnn.analyze("resnet50"), 1, ["25,557,032", "427 / 32",
+                                                            "+ 5,505,024 · h5 · w5"]),
+    "resnet50_224": (lambda: symcnn.analyze("resnet50", "224x224x3"), None,
+                     ["25,557,032", "4,089,184,256", "115,605,504"]),
+    "mobilenet_v2": (lambda: symcnn.analyze("mobilenet_v2"), None, ["3,504,872"]),
+    "densenet121": (lambda: symcnn.analyze("densenet121"), None, ["7,978,856"]),
+    "densenet121_224": (lambda: symcnn.analyze("densenet121", "224x224x3"), None,
+                        ["7,978,856", "2,834,161,664", "25,690,112"]),
+}
+
+
+@pytest.mark.parametrize("case", sorted(PAGE_CASES))
+def test_latex_fits_the_page(tmp_path, case):
+    make, depth, needles = PAGE_CASES[case]
+    report = make()
+    tex = report.to_latex(standalone=True, depth=depth)
+    _, text = _compile_twice(tmp_path, tex)
+    for needle in needles:
+        assert needle in text, needle
+    t = report.totals
+    if not isinstance(t["macs"], int):  # the symbolic totals: in the numbered formulas
+        assert "see (" in text and r"\label{symcnn:macs}" in tex
+
+
+@pytest.mark.parametrize("case", sorted(PAGE_CASES))
+def test_compact_layout_fits_a_column(tmp_path, case):
+    make, depth, needles = PAGE_CASES[case]
+    report = make()
+    frag = report.to_latex(layout="compact", depth=depth if depth else None, label="tab:n")
+    doc = ("\\documentclass[twocolumn]{article}\\usepackage{booktabs}\\usepackage{amsmath}"
+           "\\begin{document}\nSee Table~\\ref{tab:n}.\n" + frag + "\\end{document}\n")
+    _, text = _compile_twice(tmp_path, doc)
+    assert "See Table 1." in text and "\\begin{longtable}" not in frag
+    params = t if isinstance(t := report.totals["params"], int) else None
+    if params is not None:
+        assert f"{params:,}" in text
+    assert "continued" in text or frag.count(r"\begin{table}") == 1
+
+
+def test_long_tables_are_longtables_and_short_ones_floats():
+    short = CASES["vgg16_cs231n"]().to_latex()
+    assert r"\begin{table}[htbp]" in short and "longtable" not in short
+    assert short.startswith(r"% symcnn: needs \usepackage{booktabs} and \usepackage{amsmath}")
+    long = CASES["resnet50"]().to_latex()
+    assert r"\begin{longtable}{llllrl}" in long and r"\endhead" in long
+    assert long.startswith(r"% symcnn: needs \usepackage{booktabs, longtable} and")
+    assert r"\usepackage{longtable}" in CASES["resnet50"]().to_latex(standalone=True)
+    compact = CASES["resnet50"]().to_latex(layout="compact")
+    assert "longtable" not in compact and compact.count(r"\begin{table}") >= 4
+    assert compact.count(r"\caption{") == 1  # later floats: "Table n (continued)"
+    with pytest.raises(SymCNNError, match="layout must be one of full, compact"):
+        CASES["resnet50"]().to_latex(layout="wide")
+
+
+def test_no_cell_carries_a_long_total():
+    """A total of more than CELL_TERMS terms refers to its numbered line (label from the
+    table's label), and that line is the same formula; short totals stay in the cell."""
+    from symcnn.latex import CELL_TERMS
+    tex = _vgg_paper().to_latex(label="tab:vgg")
+    total = next(line for line in tex.splitlines() if line.startswith("Total &"))
+    assert total == (r"Total & & see~\eqref{tab:vgg:activations} & $2{,}097{,}152 \cdot h_{5} "
+                     r"\cdot w_{5} + 35{,}583{,}680$ & see~\eqref{tab:vgg:macs} & \\")
+    assert r"\begin{align}" in tex and r"+ 20{,}873{,}216 \label{tab:vgg:macs} \\" in tex
+    assert tex.count(r"\label{tab:vgg:") == 2 and CELL_TERMS == 2
+    # numbers only: nothing to refer to, the formulas stay unnumbered
+    tex = CASES["resnet50"]().to_latex()
+    assert r"\eqref" not in tex and r"\begin{align}" not in tex
+    # a table at a different input than the formulas: the sum is stacked in the cell
+    tex = symcnn.analyze("input HxWx3\nconv3-8 pool2 conv3-8 pool2 conv3-8", "Ax5x3").to_latex()
+    total = next(line for line in tex.splitlines() if line.startswith("Total &"))
+    assert r"\eqref" not in total and r"\begin{array}[t]" in total
+
+
+@pytest.mark.parametrize("tex, terms", [
+    (r"3 \cdot H \cdot W", [r"3 \cdot H \cdot W"]),
+    (r"a + b - 2", ["a", "+ b", "- 2"]),
+    (r"\left\lfloor \frac{H + 1}{2} \right\rfloor + 5", [r"\left\lfloor \frac{H + 1}{2} "
+                                                         r"\right\rfloor", "+ 5"]),
+    (r"k \cdot \left(k + 8\right) - k", [r"k \cdot \left(k + 8\right)", "- k"]),
+    (r"-3 + H", ["-3", "+ H"]),
+])
+def test_sums_split_at_their_top_level_terms(tex, terms):
+    from symcnn.latex import _terms, stack
+    assert _terms(tex) == terms
+    stacked = stack(tex)
+    assert stacked == f"${tex}$" if len(terms) == 1 else stacked.count(r" \\ ") == len(terms) - 1
+
+
+def test_receptive_field_column_in_latex_and_csv():
+    r = CASES["vgg16_cs231n"]()
+    rows = list(csv.DictReader(io.StringIO(r.to_csv())))
+    pool5 = [x for x in rows if x["name"] == "pool2"][-1]
+    assert [pool5[k] for k in ("receptive_field_h", "receptive_field_w", "jump_h",
+                               "jump_w")] == ["212", "212", "32", "32"]
+    assert rows[-1]["receptive_field_h"] == "all" and rows[0]["jump_w"] == "1"
+    tex = r.to_latex()
+    assert r"& 212 / 32 \\" in tex and r"& all \\" in tex
+    alex = symcnn.analyze("alexnet", "224x224x3")
+    last_pool = [x for x in csv.DictReader(io.StringIO(alex.to_csv()))
+                 if x["kind"] == "pool"][-1]
+    assert (last_pool["receptive_field_h"], last_pool["jump_h"]) == ("195", "32")
+    # not one number: four empty cells, and --- in LaTeX
+    r = symcnn.analyze("conv3-8 adaptiveavgpool2 fc10", "32x32x3")
+    row = [x for x in csv.DictReader(io.StringIO(r.to_csv())) if x["kind"] ==
+           "adaptiveavgpool"][0]
+    assert [row[k] for k in ("receptive_field_h", "jump_w")] == ["", ""]
+    assert r"& --- \\" in r.to_latex()
+
+
+def test_layout_from_the_command_line(capsys):
+    from symcnn.cli import main
+    assert main(["resnet50", "-f", "latex", "--layout", "compact", "--depth", "1"]) == 0
+    out = capsys.readouterr().out
+    assert r"\begin{tabular*}{\columnwidth}" in out and "RF /" not in out
+    with pytest.raises(SystemExit) as e:
+        main(["resnet50", "-f", "latex", "--layout", "wide"])
+    assert e.value.code == 2
