@@ -28,7 +28,7 @@ def main() -> None:
         subprocess.run(["pdflatex", "-interaction=nonstopmode", "-halt-on-error",
                         "vgg16.tex"], cwd=tmp, check=True, capture_output=True)
         subprocess.run(["pdftoppm", "-png", "-r", "110", "-f", "1", "-l", "1",
-                        "-x", "120", "-y", "110", "-W", "720", "-H", "470", "vgg16.pdf",
+                        "-x", "55", "-y", "195", "-W", "815", "-H", "465", "vgg16.pdf",
                         str(HERE / "vgg16_latex")], cwd=tmp, check=True)
     (HERE / "vgg16_latex-1.png").replace(HERE / "vgg16_latex.png")
     print("wrote examples/resnet50_macs.png and examples/vgg16_latex.png")
