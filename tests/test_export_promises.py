@@ -120,6 +120,18 @@ def test_every_format_is_linear_in_depth(fmt):
     assert size[400] <= 4.4 * size[100]
 
 
+@pytest.mark.parametrize("options", [{"layout": "compact"}, {"depth": 1}, {"standalone": True}])
+def test_latex_layouts_are_linear_in_depth(options):
+    """The compact layout (its floats of 40 lines), a longtable, grouped rows: 4× the
+    layers, at most ~4× the text."""
+    def stack(n):  # blocks of two convs (one row each at depth 1), three strides early on
+        return "input HxWx3\ndef blk(c) = conv3-{c} relu\n" + " ".join(
+            f"blk({64 + i % 37})" + (" conv3-64/2" if i in (9, 19, 29) else "")
+            for i in range(n)) + " fc10"
+    size = {n: len(symcnn.analyze(stack(n)).to_latex(**options)) for n in (100, 400)}
+    assert size[400] <= 4.4 * size[100]
+
+
 # ── LaTeX size names ─────────────────────────────────────────────────────────────────
 
 @pytest.mark.parametrize("text, names, expected", [
