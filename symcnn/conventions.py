@@ -153,44 +153,44 @@ def row_terms(row, inp, convention: str, before: str | None = None) -> list[tupl
         if kind in ("conv", "fc"):
             t.append(("bias adds (bias · output positions)", _bias_positions(row)))
         elif kind in ("batchnorm", "layernorm"):
-            t.append((f"2·C per {_norm(kind)} (its parameters)", 2 * c))
+            t.append((f"{_norm(kind)} parameters (2·C per {_norm(kind)})", 2 * c))
         elif kind == "se":
             t.append(("se biases (squeeze + C)", q + c))
     elif convention == "fvcore":
         if kind == "batchnorm":
-            t.append(("2 per BN element", 2 * e))
+            t.append(("BN (2 per element)", 2 * e))
         elif kind == "layernorm":
-            t.append(("5 per LN element", 5 * e))
+            t.append(("LN (5 per element)", 5 * e))
         elif kind == "adaptiveavgpool":
-            t.append(("adaptive pools by input elements", e_in))
+            t.append(("adaptive pools (1 per input element)", e_in))
         elif kind == "se":
-            t.append(("se pools by input elements", e_in))
+            t.append(("se pools (1 per input element)", e_in))
     elif convention == "ptflops":
         if kind in ("conv", "fc"):
             t.append(("bias adds (bias · output positions)", _bias_positions(row)))
         elif kind == "batchnorm":
-            t.append(("2 per BN element", 2 * e))
+            t.append(("BN (2 per element)", 2 * e))
         elif kind == "layernorm":
-            t.append(("1 per LN element", e))
+            t.append(("LN (1 per element)", e))
         elif kind in ("relu", "gelu"):
-            t.append((f"2 per {kind} element (module + functional)", 2 * e))
+            t.append((f"{kind} (2 per element: module + functional)", 2 * e))
         elif kind in ("relu6", "silu"):
-            t.append((f"1 per {kind} element", e))
+            t.append((f"{kind} (1 per element)", e))
         elif kind in ("maxpool", "avgpool", "adaptiveavgpool"):
-            t.append(("2 per pool input element (module + functional)", 2 * e_in))
+            t.append(("pools (2 per input element: module + functional)", 2 * e_in))
         elif kind == "se":
             act = q if before == "silu" else 2 * q
-            t.append(("se: 2 per pool input element + biases + activation",
+            t.append(("se (2 per pool input element + biases + activation)",
                       2 * e_in + q + c + act))
     elif convention == "thop":
         if kind in ("batchnorm", "layernorm"):
-            t.append((f"4 per {_norm(kind)} element", 4 * e))
+            t.append((f"{_norm(kind)} (4 per element)", 4 * e))
         elif kind == "avgpool":
-            t.append(("1 per avg-pool output element", e))
+            t.append(("avg pools (1 per output element)", e))
         elif kind == "adaptiveavgpool":
-            t.append(("(k + 1) per adaptive-pool output element", _thop_adaptive(row, inp)))
+            t.append(("adaptive pools ((k + 1) per output element)", _thop_adaptive(row, inp)))
         elif kind == "se":
-            t.append(("se: (H·W + 1)·C", _thop_adaptive_se(inp)))
+            t.append(("se pools ((H·W + 1)·C)", _thop_adaptive_se(inp)))
     return [(label, v) for label, v in t if v != 0]
 
 
@@ -261,14 +261,62 @@ def macs_as(rows, convention: str, macs=None):
 
 
 def tool_output(convention: str, value) -> str:
-    """``value`` as the tool prints it: ptflops "4.13 GMac", thop/fvcore/torchinfo the plain
-    number (torchinfo's summary shows "Total mult-adds (G): 4.09")."""
-    if not isinstance(value, int):
-        return str(value)
-    if convention == "ptflops":
-        return f"{value / 1e9:.2f} GMac"  # ptflops' as_strings=True, default units
-    if convention == "torchinfo":
-        return f"Total mult-adds (G): {value / 1e9:.2f}"
+    """``value`` (an int) as the tool prints it by default: torchinfo's summary line,
+    ptflops' ``as_strings=True`` string, thop's float, fvcore's and FlopCounterMode's int."""
+    if convention == "torchinfo":  # ModelStatistics.format_output_num
+        unit, x = ("T", value / 1e12) if value >= 1e12 else ("G", value / 1e9) \
+            if value >= 1e9 else ("M", value / 1e6)
+        return f"Total mult-adds ({unit}): " + (f"{int(x):,d}" if x.is_integer() else
+                                                f"{x:,.2f}")
+    if convention == "ptflops":  # flops_to_string, units None, precision 2
+        for p, unit in ((9, "GMac"), (6, "MMac"), (3, "KMac")):
+            if value // 10**p > 0:
+                return f"{round(value / 10.**p, 2)} {unit}"
+        return f"{value} Mac"
     if convention == "thop":
-        return f"{float(value)!r}"  # profile() returns a float
-    return f"{value}"
+        return repr(float(value))  # profile() returns a float
+    if convention == "torch":
+        return f"{2 * value} FLOPs"  # FlopCounterMode.get_total_flops()
+    return str(value)
+
+
+def reconcile(rows, macs=None) -> list[dict]:
+    """One entry per tool: ``tool``, ``macs`` (its count), ``terms`` (the :class:`Term`
+    list that makes it differ from symcnn's MACs) and ``code`` (what the count depends on in
+    the model's Python code); ``error`` instead of ``macs``/``terms`` where symcnn has no
+    measured rule for a row of the network."""
+    if macs is None:
+        macs = _sum([r.count * r.macs for r in rows])
+    out = []
+    for c in CONVENTIONS:
+        try:
+            ts = terms(rows, c)
+        except ConventionError as e:
+            out.append({"tool": c, "error": str(e), "code": CODE_NOTES[c]})
+            continue
+        out.append({"tool": c, "macs": _sum([macs, *(t.value for t in ts)]), "terms": ts,
+                    "code": CODE_NOTES[c]})
+    return out
+
+
+def _n(v) -> str:
+    from .formatting import pretty
+    return f"{v:,}" if isinstance(v, int) else pretty(v)
+
+
+def reconcile_lines(entries, macs) -> list[str]:
+    """The text of :func:`reconcile`: one line per tool, its count, what it prints and
+    ``= MACs + term + term``."""
+    width = max(len(_n(e["macs"])) for e in entries if "macs" in e)
+    lines = []
+    for e in entries:
+        tool = e["tool"]
+        if "error" in e:
+            lines.append(f"{tool:<10} not reproduced: {e['error']}")
+            continue
+        printed = f"  prints {tool_output(tool, e['macs'])}" \
+            if isinstance(e["macs"], int) else ""
+        why = " + ".join(f"{_n(t.value)} {t.label}" for t in e["terms"])
+        lines.append(f"{tool:<10} {_n(e['macs']):>{width}}{printed}  = MACs"
+                     + (f" + {why}" if why else ""))
+    return lines
