@@ -2,12 +2,13 @@
 
 Install the peers (the benchmark extra), then run one command:
 
+    pip install torch==2.14.1 torchvision==0.29.1   # first: no extra pins torch
     pip install -e ".[bench]"
     python benchmarks/peers.py            # about 3-5 minutes; --runs N to change the repeats
 
-where bench = ["torch==2.13.0", "torchinfo", "fvcore", "ptflops", "thop"]. Without the
-extra, by hand: ``pip install torchinfo fvcore ptflops thop`` (with torch 2.13.0 already
-installed; none of the four pins another torch). A peer that is not installed is skipped
+where bench = peers + numpy, and peers = torchinfo 1.8.0, fvcore 0.1.5.post20221221,
+ptflops 0.7.5, thop 0.1.1.post2209072238 (pinned, with fvcore's dependencies; none of the
+four pins another torch). A peer that is not installed is skipped
 with a line saying so; without torch every peer is skipped and only symcnn is timed.
 
 What is measured (every time is a median; the number of runs is printed beside it):

@@ -88,6 +88,10 @@ def _report_parser() -> argparse.ArgumentParser:
                    help="latex: full (every column; longtable past a page) or compact "
                         "(layer, output, params, MACs at \\columnwidth, for two-column "
                         "papers) (default: full)")
+    p.add_argument("--convention", default="torch", choices=_conventions(),
+                   help="whose MAC count the totals and formulas give: torch "
+                        "(FlopCounterMode / 2, the default), torchinfo, fvcore, ptflops, thop "
+                        "(see `symcnn reconcile`)")
     p.add_argument("--list", action="store_true", help="list the built-in networks")
     p.add_argument("--version", action="store_true", help="print the version")
     return p
@@ -408,7 +412,7 @@ def _report_cmd(argv: list[str]) -> int:
     spec = _input_arg(args.input) if args.input is not None else None
     report = analyze(network_of(_read_net(args.net, args.kwargs, spec), files=False), spec,
                      dtype=args.dtype, batch=args.batch, device=args.device,
-                     optimizer=args.optimizer)
+                     optimizer=args.optimizer, convention=args.convention)
     if args.format == "json":
         text = report.to_json()
     elif args.format == "csv":
@@ -710,8 +714,58 @@ def _compare_cmd(argv: list[str]) -> int:
     return 0
 
 
+def _conventions() -> tuple[str, ...]:
+    from .conventions import CONVENTIONS
+    return CONVENTIONS
+
+
+def _reconcile_cmd(argv: list[str]) -> int:
+    """symcnn reconcile NET --input HxWxC: every peer's MAC count and why it differs."""
+    p = argparse.ArgumentParser(prog="symcnn reconcile", description="The MAC count each "
+                                "tool (FlopCounterMode, torchinfo, fvcore, ptflops, thop) "
+                                "prints for NET, and the terms that make it differ from "
+                                "symcnn's MACs (symcnn.conventions).")
+    _net_arguments(p)
+    _free_input_argument(p)
+    p.add_argument("--format", "-f", choices=("table", "json"), default="table",
+                   help="output format (default: table)")
+    p.add_argument("--output", "-o", metavar="FILE", help="write to FILE (atomically)")
+    args = p.parse_args(argv)
+    from .conventions import reconcile, reconcile_lines
+    from .report import _network as network_of, analyze
+    spec = _input_arg(args.input) if args.input is not None else None
+    report = analyze(network_of(_read_net(args.net, args.kwargs, spec), files=False), spec)
+    macs = report.totals["macs"]
+    entries = reconcile(report.rows, macs)
+    at = "×".join(str(d) for d in (report.input.height, report.input.width,
+                                   report.input.channels))
+    if args.format == "json":
+        import json
+        from .export import _value
+        doc = {"network": str(report.network), "input": at, "macs": _value(macs),
+               "tools": [{"tool": e["tool"], **({"error": e["error"]} if "error" in e else
+                          {"macs": _value(e["macs"]),
+                           "terms": [{"label": t.label, "value": _value(t.value)}
+                                     for t in e["terms"]]}),
+                          "depends_on_code": e["code"]} for e in entries]}
+        text = json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
+    else:
+        from .formatting import pretty
+        lines = [f"{args.net} at {at}: symcnn's MACs {pretty(macs)}",
+                 "(torch: FlopCounterMode / 2; each tool's count = MACs + the terms shown; "
+                 "per element: of the layer's output, pools by input)", ""]
+        lines += reconcile_lines(entries, macs)
+        lines += ["", "Counts assume torchvision-style modules (nn.ReLU, nn.MaxPool2d, "
+                  "nn.AdaptiveAvgPool2d); where a model calls functionals, ptflops and thop "
+                  "print other numbers (README: Counting conventions)."]
+        text = "\n".join(lines) + "\n"
+    _emit(text, args.output)
+    return 0
+
+
 _COMMANDS = {"sweep": _sweep_cmd, "plot": _plot_cmd, "budget": _budget_cmd,
-             "verify": _verify_cmd, "import": _import_cmd, "compare": _compare_cmd}
+             "verify": _verify_cmd, "import": _import_cmd, "compare": _compare_cmd,
+             "reconcile": _reconcile_cmd}
 
 
 def main(argv: list[str] | None = None) -> int:

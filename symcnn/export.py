@@ -95,6 +95,11 @@ def to_dict(report) -> dict:
         "formulas": {q: _value(f) for q, f in report.formulas.items()},
         "memory_formulas": {q: _value(f) for q, f in report.memory_formulas.items()},
     }
+    if report.convention != "torch":  # totals.macs, per_batch and formulas in its count
+        out["convention"] = report.convention
+        out["conventions"]["macs"] = (f"{report.convention}'s count (symcnn.conventions) in "
+                                      "totals, per_batch and formulas; layers[i].macs: one "
+                                      "multiply-add per weight per output position")
     if report.multiples:
         out["formulas_divisible"] = {
             "multiples": report.multiples,

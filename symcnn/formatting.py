@@ -637,6 +637,12 @@ def _count(value) -> str:
         else pretty(value)
 
 
+def _convention_note(report) -> str:
+    """After the MACs total of a report in another tool's convention: which one."""
+    c = getattr(report, "convention", "torch")
+    return "" if c == "torch" else f"   ({c}'s count; the MACs column above is torch's)"
+
+
 def _totals(report) -> list[str]:
     t, b, dt, size = report.totals, report.batch, report.dtype, report.bytes_per_element
     lines = [
@@ -647,7 +653,7 @@ def _totals(report) -> list[str]:
         f"Buffers:               {pretty(t['buffers'])}"
         + ("   (batch-norm running statistics: not params, not trained)"
            if t["buffers"] != 0 else ""),
-        f"MACs:                  {_count(t['macs'])}",
+        f"MACs:                  {_count(t['macs'])}" + _convention_note(report),
         f"FLOPs:                 {_count(t['flops'])}   (1 MAC = 2 FLOPs)",
         f"Activations:           {pretty(t['activations'])} elements "
         "(the input + every layer's output)",

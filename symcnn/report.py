@@ -49,6 +49,7 @@ class Report:
     batch: int = 1
     device: str = "cuda"    # whose semantics the memory figures follow (symcnn.memory)
     optimizer: str = "adam"  # whose state model_state and training_peak count
+    convention: str = "torch"  # whose MAC count "macs" is (symcnn.conventions)
 
     @cached_property
     def memory(self) -> dict:
@@ -69,6 +70,7 @@ class Report:
     def totals(self) -> dict[str, int | sympy.Expr]:
         """Per-image totals: params, weights, biases, activations, macs, flops."""
         out = _totals(self.rows)
+        out["macs"] = _convention(self.rows, self.convention, out["macs"])
         out["flops"] = 2 * out["macs"]  # 1 MAC = 2 FLOPs
         return out
 
@@ -76,6 +78,8 @@ class Report:
     def formulas(self) -> dict[str, sympy.Expr]:
         """Closed forms of the totals in the free symbols, exact for every valid input."""
         totals = self.totals if self.formula_rows is self.rows else _totals(self.formula_rows)
+        if totals is not self.totals:
+            totals["macs"] = _convention(self.formula_rows, self.convention, totals["macs"])
         return {q: _as_expr(totals[q]) for q in QUANTITIES}
 
     @cached_property
@@ -115,6 +119,12 @@ class Report:
         if quantity not in QUANTITIES:
             raise SymCNNError(f"unknown quantity {quantity!r}; one of {', '.join(QUANTITIES)}")
         return compile_formula((self.divisible if divisible else self.formulas)[quantity])
+
+    def macs_as(self, convention: str):
+        """The MAC count ``convention``'s tool prints for this network at ``input``
+        (see :mod:`symcnn.conventions`), whatever convention the report itself uses."""
+        from .conventions import macs_as
+        return macs_as(self.rows, convention, _total(self.rows, "macs"))
 
     def receptive_fields(self) -> list:
         """Each table line's receptive field and jump (a :class:`symcnn.receptive.Field`,
@@ -176,6 +186,14 @@ class Report:
 
     def __str__(self) -> str:
         return self.to_table()
+
+
+def _convention(rows, convention: str, macs):
+    """``macs`` as ``convention``'s tool counts it (symcnn.conventions; torch: as is)."""
+    if convention == "torch":
+        return macs
+    from .conventions import macs_as
+    return macs_as(rows, convention, macs)
 
 
 def _total(rows, quantity: str):
@@ -319,7 +337,7 @@ def _dimension(v) -> int | str:
 
 
 def analyze(network, input=None, *, dtype: str = "float32", batch: int = 1,
-            device: str = "cuda", optimizer: str = "adam") -> Report:
+            device: str = "cuda", optimizer: str = "adam", convention: str = "torch") -> Report:
     """Analyse ``network``: a :class:`Network`, notation text, a zoo name, a notation
     file (a ``pathlib.Path``, or a str ending in .cnn or .txt) or a ``torch.nn.Module``
     (imported by :func:`symcnn.torch.from_torch`, traced at ``input`` when it is concrete,
@@ -333,6 +351,8 @@ def analyze(network, input=None, *, dtype: str = "float32", batch: int = 1,
     the channels, the formulas are in H and W with those channels.
     ``device`` ("cuda" or "cpu") selects whose semantics :attr:`Report.memory` follows,
     ``optimizer`` ("sgd", "momentum", "adam", "adamw") whose state it counts.
+    ``convention`` ("torch", "torchinfo", "fvcore", "ptflops", "thop") whose MAC count the
+    totals and formulas give (:mod:`symcnn.conventions`; torch: FlopCounterMode / 2).
     """
     net = _network(network, input=input)
     from .memory import DEVICES, OPTIMIZERS
@@ -341,6 +361,10 @@ def analyze(network, input=None, *, dtype: str = "float32", batch: int = 1,
     if optimizer not in OPTIMIZERS:
         raise SymCNNError(f"unknown optimizer {optimizer!r}; choose one of "
                           f"{', '.join(OPTIMIZERS)}")
+    from .conventions import CONVENTIONS
+    if convention not in CONVENTIONS:
+        raise SymCNNError(f"unknown convention {convention!r}; choose one of "
+                          f"{', '.join(CONVENTIONS)}")
     if dtype not in DTYPES:
         raise SymCNNError(f"unknown dtype {dtype!r}; choose one of {', '.join(DTYPES)}")
     if isinstance(batch, bool) or not isinstance(batch, int) or not 1 <= batch <= MAX_VALUE:
@@ -351,14 +375,17 @@ def analyze(network, input=None, *, dtype: str = "float32", batch: int = 1,
     items = expand(net)
     rows = tuple(propagate(net, value_input, items))  # errors speak of the input asked for
     if value_input == formula_input:
-        return Report(net, value_input, formula_input, rows, rows, dtype, batch, device, optimizer)
+        return Report(net, value_input, formula_input, rows, rows, dtype, batch, device, optimizer,
+                      convention)
     for candidate in _formula_inputs(formula_input, value_input, net.input is None):
         try:
             formula_rows = tuple(propagate(net, candidate, items))
         except ShapeError:
             continue
-        return Report(net, value_input, candidate, rows, formula_rows, dtype, batch, device, optimizer)
-    return Report(net, value_input, value_input, rows, rows, dtype, batch, device, optimizer)
+        return Report(net, value_input, candidate, rows, formula_rows, dtype, batch, device, optimizer,
+                      convention)
+    return Report(net, value_input, value_input, rows, rows, dtype, batch, device, optimizer,
+                      convention)
 
 
 def _most_general(general: InputSpec, given: InputSpec) -> InputSpec:
