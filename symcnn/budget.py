@@ -374,8 +374,10 @@ def _batch_budget(report, limit, quantity, figure, batch, aspect, channels) -> B
         return Budget(cost=None, next_cost=one, evaluations=1,
                       note="batch 1 evaluated: nothing smaller to try", **done)
     k, up, seen = _largest(lambda b: cost(h, w, b), 1, MAX_BATCH, limit)
+    why = ("MACs are the batch times one image's" if figure == "macs" else
+           "every storage scales with it or stays")
     note = (f"{len(seen) + 1} batches evaluated (doubling, then bisection); the figure "
-            "never falls as the batch grows (every storage scales with it or stays)")
+            f"never falls as the batch grows ({why})")
     return Budget(cost=seen.get(k, one), next_cost=None if up is None else seen[up],
                   batch=k, largest=up is None, evaluations=len(seen) + 1, note=note, **done)
 
