@@ -62,15 +62,15 @@ _GPU = ("the CUDA context (hundreds of MB), the caching allocator's rounding and
 LEAVES_OUT = {  # one line per figure: what a real run needs beyond it
     "inference_peak": _GPU + ", and anything outside the forward (data loading, other "
                       "tensors)",
-    "training_peak": "it is an estimate (within 2% of torch's MemTracker on the meta device "
-                     "for the zoo models checked, at batch 8); it leaves out " + _GPU +
-                     ", a fork's gradient "
-                     "accumulation, and anything outside the step (data loading, metrics)",
+    "training_peak": _GPU + ", a fork's gradient accumulation, and anything outside the "
+                     "step (data loading, metrics); and it is an estimate (within 2% of "
+                     "torch's MemTracker on the meta device for the zoo models checked, "
+                     "batch 8, 224x224)",
     "saved_for_backward": "params, buffers, gradients, optimizer state, the input and the "
-                          "outputs being computed: it is not a peak",
-    "model_state": "every activation: it does not depend on the batch",
-    "activations": "it is a convention, not a prediction: buffers, gradients, optimizer "
-                   "state, and what autograd really keeps and frees",
+                          "outputs being computed (it is not a peak)",
+    "model_state": "every activation (it does not depend on the batch)",
+    "activations": "buffers, gradients, optimizer state, and what autograd really keeps "
+                   "and frees (a convention, not a prediction)",
     "macs": "every operation that is not a multiply-accumulate (adds, pooling, "
             "activations) and the time any of it takes",
 }

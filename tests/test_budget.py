@@ -159,7 +159,7 @@ def test_a_training_budget_starts_where_the_aux_head_runs():
 @pytest.mark.parametrize("kwargs, name, words", [
     (dict(), "inference peak (cuda semantics, float32, 4 B/element)", "the CUDA context"),
     (dict(training=True), "training peak (cuda semantics, float32, 4 B/element, adam; an "
-     "estimate)", "it is an estimate"),
+     "estimate)", "and it is an estimate"),
     (dict(on="saved_for_backward"), "saved for backward (cuda semantics", "it is not a peak"),
     (dict(on="model_state"), "model state (cuda semantics, float32, 4 B/element, adam)",
      "every activation"),
