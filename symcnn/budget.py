@@ -234,32 +234,39 @@ def _cost_at(report, figure: str, channels: int):
 
     dtype, device = report.dtype, report.device
 
+    def figure_at(r, batch: int):
+        if figure == "macs":
+            return batch * r.totals["macs"]
+        if figure == "activations":
+            t = r.totals
+            return (batch * t["activations"] + t["params"]) * r.bytes_per_element
+        if figure == "inference_peak":
+            return memory.inference_peak(items, r.rows, dtype, device, batch)
+        if figure == "training_peak":
+            return memory.training_peak(r.rows, dtype, device, batch,
+                                        report.optimizer)["training_peak"]
+        if figure == "saved_for_backward":
+            return memory.saved_for_backward(r.rows, dtype, device, batch)
+        return memory.model_state(r.rows, dtype, device, report.optimizer)["model_state"]
+
     def cost(h: int, w: int, batch: int) -> int:
         r = rows(h, w)
         try:
-            if figure == "macs":
-                return batch * r.totals["macs"]
-            if figure == "activations":
-                t = r.totals
-                return (batch * t["activations"] + t["params"]) * r.bytes_per_element
-            if figure == "inference_peak":
-                return memory.inference_peak(items, r.rows, dtype, device, batch)
-            if figure == "training_peak":
-                try:
-                    return memory.training_peak(r.rows, dtype, device, batch,
-                                                report.optimizer)["training_peak"]
-                except TypeError:  # rows left symbolic: an aux head that cannot run here
-                    raise _Missing(f"budget: no training peak for this network at "
-                                   f"{h}x{w}x{channels}: an aux(…) head cannot run on it "
-                                   "(training runs it)") from None
-            if figure == "saved_for_backward":
-                return memory.saved_for_backward(r.rows, dtype, device, batch)
-            return memory.model_state(r.rows, dtype, device, report.optimizer)["model_state"]
-        except (memory.TooManyCopies, _Missing):
+            value = figure_at(r, batch)
+        except memory.TooManyCopies:
             raise
+        except TypeError:  # a maximum over rows left symbolic (below)
+            value = None
         except SymCNNError as e:  # a layer the simulation does not follow exactly
             raise SymCNNError(f"budget: no {figure.replace('_', ' ')} for this network at "
                               f"{h}x{w}x{channels} ({e})") from None
+        if getattr(value, "is_Integer", False):
+            value = int(value)
+        if not isinstance(value, int):  # rows left symbolic: an aux head too big for it
+            raise _Missing(f"budget: no {figure.replace('_', ' ')} for this network at "
+                           f"{h}x{w}x{channels}: an aux(…) head cannot run on it (training "
+                           "runs it)")
+        return value
     return cost
 
 
@@ -441,9 +448,9 @@ def _size_budget(report, limit, quantity, figure, batch, aspect, channels) -> Bu
 
 
 def _size_cost(report, plan, figure: str, batch: int, c: int):
-    """cost(h, w) at ``batch``: the compiled closed form where the figure has one (the
-    seed's convention, MACs, saved for backward, model state), else a simulation on the
-    rows at that size (the peaks)."""
+    """cost(h, w) at ``batch``: the compiled closed form for the seed's convention and
+    MACs, else the figure on the rows at that size (the memory figures: the peaks have no
+    closed form, and the rows tell where an aux head cannot run)."""
     spec = report.formula_input
 
     def call(f, h, w):
@@ -457,11 +464,5 @@ def _size_cost(report, plan, figure: str, batch: int, c: int):
         act, params = plan.evaluators["activations"], plan.evaluators["params"]
         size = report.bytes_per_element
         return lambda h, w: (batch * call(act, h, w) + call(params, h, w)) * size
-    formula = report.memory_formulas.get(figure)
-    if formula is not None:
-        from .evaluate import compile_formula
-        from .memory import BATCH
-        f = compile_formula(formula.subs(BATCH, batch))
-        return lambda h, w: call(f, h, w)
     at = _cost_at(report, figure, c)
     return lambda h, w: at(h, w, batch)

@@ -316,3 +316,43 @@ def test_sweep_still_exports_the_budget_names():
     assert sweep.Budget is module.Budget and sweep.BUDGET_FIGURES == BUDGET_FIGURES
     with pytest.raises(AttributeError):
         sweep.no_such_name  # noqa: B018
+
+
+# ── the search itself: brute force on synthetic figures, bounded work ────────────────
+
+@pytest.mark.parametrize("seed", range(40))
+def test_the_search_is_brute_force_on_monotone_figures_and_bounded(seed):
+    import random
+
+    from symcnn.budget import _falls, _largest
+    rng = random.Random(seed)
+    lo, hi = rng.randint(1, 50), rng.choice([60, 1000, 10**6, MAX_VALUE])
+    steps = [rng.choice([0, 0, 1, 7, 10**6]) for _ in range(64)]
+    f = lambda k: sum(steps[:(k - lo) % 64]) + (k - lo) // 64 * sum(steps)  # noqa: E731
+    limit = f(lo) + rng.choice([0, 5, 10**5, 10**9, 10**30])
+    k, up, seen = _largest(f, lo, hi, limit)
+    if up is None:
+        assert k == hi and f(hi) <= limit
+    else:
+        assert up == k + 1 and f(k) <= limit < f(k + 1) == seen[up]
+        if hi < 10**4:  # brute force: no larger k fits
+            assert max(j for j in range(lo, hi + 1) if f(j) <= limit) == k
+    assert len(seen) <= 2 * math.ceil(math.log2(hi - lo + 2)) + 2 and _falls(seen) is None
+
+
+def test_a_figure_that_falls_is_confirmed_and_said_to_fall():
+    from symcnn.budget import _falls, _largest
+    f = lambda k: [0, 5, 9, 3, 9, 12, 20, 30][k]  # noqa: E731  falls from k = 2 to k = 3
+    k, up, seen = _largest(f, 0, 7, 10)
+    assert f(k) <= 10 < f(up) and up == k + 1
+    assert _falls({1: 5, 2: 9, 3: 3, 5: 12}) == (2, 3) and _falls({1: 5, 2: 5}) is None
+
+
+def test_saved_for_backward_also_needs_the_aux_head_to_run():
+    # below 299x299 Inception-v3's aux head cannot run, so nothing it would save is a number
+    with pytest.raises(SymCNNError, match=r"no saved for backward for this network at "
+                       r"200x200x3: an aux\(…\) head cannot run on it"):
+        budget(symcnn.analyze("inception_v3", "200x200x3"), 2 * 10**9, on="saved_for_backward")
+    b = budget(symcnn.analyze("inception_v3"), 2 * 10**9, on="saved_for_backward")
+    assert b.smallest == (299, 299) and b.cost == figure(
+        "inception_v3", (b.height, b.height, 3), "saved_for_backward", 1)
