@@ -3,7 +3,7 @@
     symcnn NET [--input HxWxC] [--format table|json|csv|markdown|latex] [-o FILE] …
     symcnn sweep NET --sizes 32:1024:32 [--input HxWx3] [--aspect 4:3] [--format table|csv|json]
     symcnn plot NET --metric macs --sizes 32:512:8 [--input HxWx3] -o cost.png   (or --per-layer)
-    symcnn budget NET (--memory 8GB | --macs 5G) [--input HxWx3] [--batch 32] [--training]
+    symcnn budget NET (--memory 8GB | --macs 5G) [--input HxWx3 | 224x224x3] [--batch 32] [--training]
     symcnn verify NET --input 224x224x3 [--input 225x225x3 …] [--against MODULE:CALLABLE]
     symcnn import MODULE:CALLABLE [--kwargs JSON] [--input HxWxC] [-o FILE]   (needs torch)
     symcnn compare NET NET … [--input HxWxC] [--format table|markdown|latex|csv|json] [-o FILE]
@@ -15,7 +15,7 @@ notation's input line (HxWx3 frees a file's fixed 224x224x3).
 
 Exit statuses: 0 done; 2 an error in what the user gave (one message on stderr,
 "symcnn: error: …", never a traceback); ``budget`` exits 1 when nothing fits (0 when it
-found the largest input that fits); ``verify`` exits 1 when symcnn and torch disagree.
+found the largest input or batch that fits); ``verify`` exits 1 when symcnn and torch disagree.
 
 ``-o FILE`` writes a regular file whole or not at all (a temporary file beside it, then a
 rename), through symbolic links, with the umask's mode for a new file and the old mode for
@@ -547,47 +547,59 @@ def _render(draw) -> bytes:
             return f.read()
 
 
-BUDGET_EPILOG = """exit status: 0 an answer (the largest input that fits), 1 nothing fits (not
-even the smallest input the network takes), 2 an error in what was given."""
+BUDGET_EPILOG = """With a symbolic input (the default, or --input HxWx3) budget answers the largest
+input that fits at --batch; with a concrete one (--input 224x224x3, or a file's input line)
+the largest batch. A --memory budget is on the inference peak, --training on the training
+peak (an estimate), --on on any figure (activations: the seed's activations + params).
+exit status: 0 an answer (the largest input or batch that fits), 1 nothing fits (not even
+the smallest input the network takes, or batch 1), 2 an error in what was given."""
 
 
 def _budget_cmd(argv: list[str]) -> int:
     from .errors import SymCNNError
-    p = argparse.ArgumentParser(prog="symcnn budget", epilog=BUDGET_EPILOG)
+    from .budget import BUDGET_FIGURES
+    from .memory import DEVICES, OPTIMIZERS
+    p = argparse.ArgumentParser(prog="symcnn budget", epilog=BUDGET_EPILOG,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
     _net_arguments(p)
-    _free_input_argument(p)
+    p.add_argument("--input", "-i", metavar="HxWxC", help="replace the notation's input "
+                   "line: symbolic (HxWx3) to solve for the input size, concrete "
+                   "(224x224x3) to solve for the batch (default: the input line, else HxWxC)")
     p.add_argument("--memory", help="memory budget, e.g. 8GB (10⁹ bytes) or 8GiB (2³⁰)")
     p.add_argument("--macs", help="MACs budget per batch, e.g. 5G")
-    p.add_argument("--batch", "-b", type=int, default=1, help="batch size (default: 1)")
+    p.add_argument("--batch", "-b", type=int, default=None,
+                   help="batch size when solving for the input size (default: 1)")
     p.add_argument("--dtype", default="float32", choices=DTYPES,
                    help="element type (default: float32)")
-    p.add_argument("--training", action="store_true", help="memory for training (Adam)")
-    p.add_argument("--on", choices=("saved_for_backward", "model_state", "inference_peak",
-                                    "training_peak"),
-                   help="a --memory budget on one of the PyTorch memory figures")
-    p.add_argument("--device", default="cuda", choices=("cuda", "cpu"),
-                   help="with --on: whose semantics (default: cuda)")
-    p.add_argument("--optimizer", default="adam", choices=("sgd", "momentum", "adam", "adamw"),
-                   help="with --on: whose state (default: adam)")
-    p.add_argument("--aspect", metavar="H:W", default="1:1", help="input aspect (default 1:1)")
+    p.add_argument("--training", action="store_true",
+                   help="budget the training peak (an estimate) instead of the inference peak")
+    p.add_argument("--on", choices=BUDGET_FIGURES,
+                   help="budget this memory figure (default: inference_peak; training_peak "
+                        "with --training)")
+    p.add_argument("--device", default="cuda", choices=DEVICES,
+                   help="whose semantics the figures follow (default: cuda)")
+    p.add_argument("--optimizer", default="adam", choices=OPTIMIZERS,
+                   help="whose state the training peak and model state count (default: adam)")
+    p.add_argument("--aspect", metavar="H:W", default=None,
+                   help="input aspect when solving for the size (default 1:1)")
     p.add_argument("--channels", "-c", type=int, default=None)
     args = p.parse_args(argv)
     from .report import analyze
-    from .sweep import budget, parse_amount
+    from .budget import budget, parse_amount
     if args.memory is not None and args.macs is not None:
         raise SymCNNError("give --memory or --macs, not both")
     if not (args.memory or args.macs):
         raise SymCNNError("give either --memory or --macs")
-    if not 1 <= args.batch <= 10**12:
+    if args.batch is not None and not 1 <= args.batch <= 10**12:
         raise SymCNNError("--batch must be between 1 and 10^12")
-    report = analyze(_network(args, "to search input sizes"), dtype=args.dtype,
-                     device=args.device, optimizer=args.optimizer)
+    report = analyze(_network(args), dtype=args.dtype, device=args.device,
+                     optimizer=args.optimizer)
     quantity = "memory" if args.memory else "macs"
     limit = parse_amount(args.memory or args.macs, f"--{quantity}")
-    b = budget(report, limit, quantity, args.batch, args.training, _aspect(args.aspect),
-               args.channels, args.on)
+    b = budget(report, limit, quantity, args.batch, args.training,
+               _aspect(args.aspect) if args.aspect else None, args.channels, args.on)
     print(b.describe())
-    return 1 if b.height is None else 0  # 1: nothing fits
+    return 0 if b.fits else 1  # 1: nothing fits
 
 
 def _verify_cmd(argv: list[str]) -> int:

@@ -1,9 +1,9 @@
-"""Report → many sizes: sweeps over input sizes and budgets solved from the formulas.
+"""Report → many sizes: sweeps over input sizes (budgets: :mod:`symcnn.budget`, which
+shares the checks below and is re-exported here).
 
 Every number comes from the compiled closed forms (``Report.evaluator``): exact integer
 arithmetic, NumPy int64 when it cannot overflow and Python ints beyond, no re-derivation
-per size. Budgets search the largest input (square, or of a given aspect) whose cost fits,
-then confirm it exactly: cost(answer) ≤ budget < cost(answer + 1 step).
+per size.
 
 Both answer only for inputs ``analyze`` accepts: the channels are checked as analyze
 checks them (1…10¹², groups that divide them …) by one ``analyze`` at the smallest input
@@ -15,11 +15,6 @@ line are refused with a message, never answered with a wrong number.
 ``iter_sweep`` streams the points (constant memory for 10⁷ sizes) and ``format_sweep``
 the table, CSV or JSON text of them; ``sweep`` returns a list (at most
 ``MAX_SWEEP_LIST`` points).
-
-Memory model (stated in every budget answer):
-- inference: activations × batch × bytes + params × bytes;
-- training (``training=True``): activations × 2 (forward + backward) × batch × bytes, plus
-  params, their gradients and the optimizer state (Adam: 2 copies), all × bytes: params × 4.
 """
 
 from __future__ import annotations
@@ -28,7 +23,6 @@ import json
 import re
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
 from itertools import islice
 
 from .errors import SymCNNError
@@ -47,9 +41,6 @@ MAX_SWEEP_LIST = 250_000  # points sweep() returns as a list
 MAX_SWEEP_WORK = 40_000_000  # sizes × terms of the formulas evaluated in one sweep
 MAX_ASPECT = 10**6
 _CHUNK = 1 << 16  # sizes evaluated at once (NumPy arrays)
-_UNITS = {"": 1, "k": 10**3, "m": 10**6, "g": 10**9, "t": 10**12,
-          "kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12,
-          "kib": 2**10, "mib": 2**20, "gib": 2**30, "tib": 2**40, "b": 1}
 
 
 def _range(text: str) -> range:
@@ -439,170 +430,13 @@ def _as_columns(points: Iterable[dict], keys) -> Iterator[tuple[list, ...]]:
             raise SymCNNError(f"format_sweep needs points with {', '.join(keys)}") from None
 
 
-def parse_amount(text: str, what: str) -> int:
-    """"8GB" → 8·10⁹, "8GiB" → 8·2³⁰, "5G" → 5·10⁹, "1.5GB" → 1,500,000,000 (exact)."""
-    m = re.fullmatch(r"\s*([0-9]{1,20}(?:\.[0-9]{1,12})?)\s*([A-Za-z]{0,3})\s*", text or "")
-    unit = m.group(2).lower() if m else None
-    if not m or unit not in _UNITS:
-        raise SymCNNError(f"{what}: {text!r:.40} is not an amount such as 8GB, 512MiB or 5G "
-                          "(K, M, G, T decimal; KiB, MiB, GiB, TiB binary)")
-    try:
-        value = Decimal(m.group(1)) * _UNITS[unit]
-    except InvalidOperation:  # pragma: no cover - the pattern admits only digits
-        raise SymCNNError(f"{what}: {text!r:.40} is not a number") from None
-    if value != value.to_integral_value() or value < 1:
-        raise SymCNNError(f"{what}: {text!r:.40} must come to a whole number of at least 1")
-    return int(value)
+_MOVED = ("budget", "parse_amount", "Budget", "BUDGET_FIGURES")  # now in symcnn.budget
 
 
-@dataclass(frozen=True)
-class Budget:
-    """The largest input that fits, with its cost and that of the next size up.
-
-    ``height`` is None when nothing fits (``next_cost`` is then the cost of the smallest
-    input, ``smallest``). ``largest`` is True when the largest input symcnn accepts
-    (10¹² on its longer side) fits: nothing larger is accepted, so ``next_cost`` is None.
-    """
-    height: int | None
-    width: int | None
-    cost: int | None
-    next_cost: int | None
-    limit: int
-    quantity: str
-    assumption: str
-    smallest: tuple[int, int] | None = None  # the smallest input of the aspect that runs
-    smallest_cost: int | None = None
-    largest: bool = False
-
-    @property
-    def unit(self) -> str:
-        return "bytes" if self.quantity == "memory" else "MACs"
-
-    def describe(self) -> str:
-        """The answer as the CLI prints it (two lines, no trailing newline)."""
-        unit, limit = self.unit, self.limit
-        smallest = f"{self.smallest[0]}x{self.smallest[1]}" if self.smallest else "?"
-        if self.height is None:
-            return (f"nothing fits: the smallest input ({smallest}) needs "
-                    f"{self.next_cost:,} {unit} (budget {limit:,})\n"
-                    f"assumption: {self.assumption}")
-        if self.largest:
-            why = ("the cost does not depend on the input size" if self.cost ==
-                   self.smallest_cost else f"inputs stop at {MAX_VALUE:,} per side")
-            return (f"largest input: {self.height}x{self.width}, the largest symcnn accepts "
-                    f"({self.cost:,} {unit} ≤ {limit:,}; {why})\n"
-                    f"assumption: {self.assumption}")
-        return (f"largest input: {self.height}x{self.width}  ({self.cost:,} {unit} ≤ "
-                f"{limit:,}; the next size up needs {self.next_cost:,})\n"
-                f"assumption: {self.assumption}")
-
-
-def _cost_fn(report, plan: _Plan, quantity: str, batch: int, training: bool):
-    size = report.bytes_per_element
-    act, params, macs = (plan.evaluators[q] for q in ("activations", "params", "macs"))
-    spec = report.formula_input
-
-    def call(f, h, w):
-        values = {spec.height: h, spec.width: w, **plan.channels}
-        return f(**{s: values[s] for s in f.symbols})
-
-    if quantity == "macs":
-        return (lambda h, w: batch * call(macs, h, w)), \
-            f"MACs for a batch of {batch:,} (1 MAC = 2 FLOPs)"
-    if training:
-        return (lambda h, w: (2 * batch * call(act, h, w) + 4 * call(params, h, w)) * size), (
-            f"training memory at {report.dtype} ({size} B/element), batch {batch:,}: "
-            "activations ×2 (forward + backward) + params + gradients + Adam's 2 state copies")
-    return (lambda h, w: (batch * call(act, h, w) + call(params, h, w)) * size), (
-        f"inference memory at {report.dtype} ({size} B/element), batch {batch:,}: "
-        "activations + params")
-
-
-def _whole(value, what: str, high: int | None = None) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1 or \
-            high is not None and value > high:
-        top = f" and {high:,}" if high is not None else ""
-        raise SymCNNError(f"{what} must be a whole number between 1{top or ' and up'}; got "
-                          f"{value!r:.40}")
-    return value
-
-
-# The PyTorch memory figures a memory budget can be on (symcnn.memory; report.memory).
-BUDGET_FIGURES = ("saved_for_backward", "model_state", "inference_peak", "training_peak")
-
-
-def _figure_cost(report, plan: _Plan, on: str, batch: int):
-    """The cost of one of the memory figures at (h, w): from its closed form where it has
-    one, else from a simulation at that size (peaks: assumed non-decreasing in the size)."""
-    from .evaluate import compile_formula
-    from .memory import BATCH
-    from .report import analyze
-    spec = report.formula_input
-    what = (f"{on.replace('_', ' ')} ({report.device} semantics, {report.dtype}, batch "
-            f"{batch:,}, {report.optimizer}"
-            f"{'; an estimate' if on == 'training_peak' else ''})")
-    formula = report.memory_formulas.get(on)
-    if formula is not None:
-        f = compile_formula(formula.subs(BATCH, batch))  # SymPy (memory.formulas)
-
-        def cost(h, w):
-            values = {spec.height: h, spec.width: w, **plan.channels}
-            return f(**{s: values[s] for s in f.symbols})
-        return cost, what + ", from its formula"
-    c = spec.channels if isinstance(spec.channels, int) else next(iter(plan.channels.values()))
-
-    def cost(h, w):
-        v = analyze(report.network, (h, w, c), dtype=report.dtype, batch=batch,
-                    device=report.device, optimizer=report.optimizer).memory[on]
-        if v is None:
-            raise SymCNNError(f"no {on.replace('_', ' ')} figure for this network at {h}x{w}")
-        return v
-    return cost, what + ", simulated at each size tried"
-
-
-def budget(report, limit: int, quantity: str = "memory", batch: int = 1,
-           training: bool = False, aspect: tuple[int, int] = (1, 1),
-           channels: int | None = None, on: str | None = None) -> Budget:
-    """The largest input (H, W) = (a·k, b·k) for aspect a:b whose cost is ≤ ``limit``,
-    among the inputs ``analyze`` accepts (H, W ≤ 10¹²). ``on``: a memory budget on one of
-    the PyTorch memory figures (BUDGET_FIGURES) instead of activations + params."""
-    spec = report.formula_input
-    if not (isinstance(spec.height, str) and isinstance(spec.width, str)):
-        raise SymCNNError(f"the notation fixes the input size ({spec}); a budget needs a "
-                          "symbolic input line such as 'input HxWx3' (or none)")
-    if quantity not in ("memory", "macs"):
-        raise SymCNNError(f"unknown budget quantity {quantity!r}; one of memory, macs")
-    limit = _whole(limit, "the budget")
-    batch = _whole(batch, "batch", MAX_VALUE)
-    a, b = _check_aspect(tuple(aspect) if isinstance(aspect, list) else aspect)
-    if spec.height == spec.width and a != b:
-        raise SymCNNError(f"the input line makes the input square (input {spec}); aspect "
-                          f"{a}:{b} is not")
-    plan = _plan(report, channels, ("activations", "params", "macs"))
-    if on is not None:
-        if on not in BUDGET_FIGURES or quantity != "memory" or training:
-            raise SymCNNError(f"a budget on a memory figure is a --memory budget, without "
-                              f"--training, on one of {', '.join(BUDGET_FIGURES)}; got {on!r}")
-        cost, assumption = _figure_cost(report, plan, on, batch)
-    else:
-        cost, assumption = _cost_fn(report, plan, quantity, batch, bool(training))
-    low = plan.low
-    k_lo = max(-(-low[0] // a), -(-low[1] // b))
-    k_max = min(MAX_VALUE // a, MAX_VALUE // b)
-    if k_lo > k_max:
-        raise SymCNNError(f"no input of aspect {a}:{b} up to {MAX_VALUE:,} works: this "
-                          f"network needs at least {low[0]}x{low[1]}")
-    at = lambda k: cost(a * k, b * k)  # noqa: E731
-    smallest, first = (a * k_lo, b * k_lo), at(k_lo)
-    if first > limit:
-        return Budget(None, None, None, first, limit, quantity, assumption, smallest, first)
-    top = at(k_max)
-    if top <= limit:
-        return Budget(a * k_max, b * k_max, top, None, limit, quantity, assumption,
-                      smallest, first, largest=True)
-    k_hi = k_max
-    while k_hi - k_lo > 1:  # at(k_lo) ≤ limit < at(k_hi): costs never decrease with size
-        mid = (k_lo + k_hi) // 2
-        k_lo, k_hi = (mid, k_hi) if at(mid) <= limit else (k_lo, mid)
-    return Budget(a * k_lo, b * k_lo, at(k_lo), at(k_hi), limit, quantity, assumption,
-                  smallest, first)
+def __getattr__(name: str):
+    """The budget names, moved to :mod:`symcnn.budget`, still importable from here (read
+    on first use: symcnn.budget imports this module's checks)."""
+    if name in _MOVED:
+        from . import budget
+        return getattr(budget, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -78,16 +78,22 @@ CASES = [
     ("budget: an answer", ["budget", "vgg16", "--memory", "8GB", "--batch", "32"], 0,
      r"^largest input: \d+x\d+ ", None),
     ("budget: nothing fits", ["budget", "vgg16", "--memory", "1KB"], 1,
-     r"^nothing fits: the smallest input \(32x32\) needs 555,981,888 bytes "
-     r"\(budget 1,000\)\nassumption: inference memory", None),
+     r"^nothing fits: the smallest input \(32x32\) needs 554,228,896 bytes "
+     r"\(budget 1,000\)\nfigure: inference peak \(cuda semantics", None),
+    ("budget: not even batch 1", ["budget", "vgg16", "-i", "224x224x3", "--memory", "1KB"], 1,
+     r"^nothing fits: batch 1 at 224x224x3 needs \d[\d,]* bytes \(budget 1,000\)\n", None),
     ("budget: both budgets", ["budget", "vgg16", "--memory", "8GB", "--macs", "5G"], 2, None,
      r"^symcnn: error: give --memory or --macs, not both$"),
     ("budget: no budget", ["budget", "vgg16"], 2, None, r"give either --memory or --macs$"),
-    ("budget: a file fixes the input", ["budget", "{fixed}", "--memory", "8GB"], 2, None,
-     r"^symcnn: error: the notation fixes the input size \(224x224x3\); give --input HxWx3 "
-     r"\(or HxWxC\) to search input sizes$"),
+    ("budget: a file fixes the input: the largest batch", ["budget", "{fixed}", "--memory",
+     "8GB"], 0, r"^largest batch at 224x224x3: 283  \(7,994,129,568 bytes ≤ 8,000,000,000; "
+     r"batch 284 needs 8,020,421,792\)\n", None),
+    ("budget: a fixed input and a batch", ["budget", "{fixed}", "--memory", "8GB", "-b", "4"],
+     2, None, r"^symcnn: error: the input is fixed \(224x224x3\) and so is the batch \(4\): "
+     r"nothing to solve; .* give a symbolic input \(--input HxWx3, or HxWxC\) to search "
+     r"input sizes$"),
     ("budget: --input frees it", ["budget", "{fixed}", "--input", "HxWx3", "--memory", "8GB"],
-     0, r"^largest input: 927x927  \(7,758,038,604 bytes ≤ 8,000,000,000", None),
+     0, r"^largest input: 959x959  \(7,679,120,556 bytes ≤ 8,000,000,000", None),
     ("budget: malformed --input", ["budget", "{fixed}", "-i", "HxW", "--memory", "8GB"], 2,
      None, r"--input 'HxW': expected 'x'"),
     # sweep: --input frees a fixed input line
@@ -120,8 +126,9 @@ def test_budget_help_documents_exit_statuses(capsys):
         main(["budget", "--help"])
     out = " ".join(capsys.readouterr().out.split())
     assert done.value.code == 0
-    assert ("exit status: 0 an answer (the largest input that fits), 1 nothing fits (not "
-            "even the smallest input the network takes), 2 an error in what was given.") in out
+    assert ("exit status: 0 an answer (the largest input or batch that fits), 1 nothing "
+            "fits (not even the smallest input the network takes, or batch 1), 2 an error in "
+            "what was given.") in out
     assert "exit" in symcnn.cli.__doc__ and "budget`` exits 1 when nothing fits" in \
         symcnn.cli.__doc__
 

@@ -73,8 +73,8 @@ def test_sweep_needs_a_symbolic_input():
 
 
 @pytest.mark.parametrize("kwargs", [
-    dict(limit=8 * 10**9, quantity="memory", batch=32),
-    dict(limit=8 * 2**30, quantity="memory", batch=32, training=True),
+    dict(limit=8 * 10**9, quantity="memory", batch=32, on="activations"),
+    dict(limit=8 * 2**30, quantity="memory", batch=3, on="activations", aspect=(4, 3)),
     dict(limit=5 * 10**9, quantity="macs"),
     dict(limit=5 * 10**9, quantity="macs", aspect=(3, 4)),
 ])
@@ -90,8 +90,6 @@ def test_budget_is_confirmed_at_the_answer_and_beyond(name, dtype, kwargs):
         t = symcnn.analyze(name, (h, w, 3), dtype=dtype).totals
         if kwargs["quantity"] == "macs":
             return batch * t["macs"]
-        if kwargs.get("training"):
-            return (2 * batch * t["activations"] + 4 * t["params"]) * size
         return (batch * t["activations"] + t["params"]) * size
     k = b.height // a
     assert cost(b.height, b.width) == b.cost <= kwargs["limit"]
@@ -99,7 +97,7 @@ def test_budget_is_confirmed_at_the_answer_and_beyond(name, dtype, kwargs):
 
 
 def test_budget_when_nothing_fits_and_when_unbounded():
-    b = budget(symcnn.analyze("vgg16"), 1000, "memory")
+    b = budget(symcnn.analyze("vgg16"), 1000, "memory", on="activations")
     assert b.height is None and b.next_cost > 1000 and b.smallest == (32, 32)
     assert b.describe().startswith("nothing fits: the smallest input (32x32) needs ")
     # MACs do not grow with H, W: the largest accepted input fits, and the answer says why
@@ -121,7 +119,8 @@ def test_cli_sweep_formats(capsys):
 
 
 def test_cli_budget(capsys):
-    assert main(["budget", "vgg16", "--memory", "8GB", "--batch", "32"]) == 0
+    assert main(["budget", "vgg16", "--memory", "8GB", "--batch", "32", "--on",
+                 "activations"]) == 0
     out = capsys.readouterr().out
     assert out.startswith("largest input: 319x319") and "activations + params" in out
     assert main(["budget", "vgg16", "--macs", "1K"]) == 1
