@@ -39,7 +39,7 @@ class NotOneFloor(ArithmeticError):
     stride s that does not divide m)."""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, repr=False)
 class Dim:
     """mul·⌊(symbol + offset)/den⌋ + add, kept in normal form 0 ≤ offset < den."""
     symbol: str
@@ -110,7 +110,12 @@ class Dim:
         return self.mul * size_symbol(self.symbol) / self.den + self.add
 
     def __str__(self) -> str:
-        return str(self.expr())
+        """The size as formatting prints it: ⌊H/2⌋, ⌊(H + 1)/2⌋ + 1, 2·H − 1."""
+        from .formatting import dim_text  # formatting imports this module
+        return dim_text(self)
+
+    def __repr__(self) -> str:  # rows[i].out reads (⌊H/2⌋, ⌊W/2⌋, 64)
+        return str(self)
 
 
 Size = int | Dim
