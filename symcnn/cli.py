@@ -78,6 +78,9 @@ def _report_parser() -> argparse.ArgumentParser:
     p.add_argument("--depth", "-d", type=int, metavar="N", default=None,
                    help="table, latex: sum layers nested deeper than N blocks into one line "
                         "per block, like torchinfo's depth (default: every layer)")
+    p.add_argument("--shares", action="store_true",
+                   help="table, markdown: each line's share of the total params and MACs, "
+                        "in %% (JSON always has params_share and macs_share)")
     p.add_argument("--caption", help="latex: the table caption, plain text (escaped)")
     p.add_argument("--caption-tex", metavar="LATEX", help="latex: the table caption as your "
                    "own LaTeX, unescaped (math, \\cite); instead of --caption")
@@ -407,19 +410,22 @@ def _report_cmd(argv: list[str]) -> int:
     report = analyze(network_of(_read_net(args.net, args.kwargs, spec), files=False), spec,
                      dtype=args.dtype, batch=args.batch, device=args.device,
                      optimizer=args.optimizer)
+    if args.shares and args.format in ("csv", "latex"):
+        raise SymCNNError("--shares goes with the table and markdown formats (JSON always "
+                          "has params_share and macs_share per layer)")
     if args.format == "json":
         text = report.to_json()
     elif args.format == "csv":
         text = report.to_csv()
     elif args.format == "markdown":
-        text = report.to_markdown()
+        text = report.to_markdown(shares=args.shares)
     elif args.format == "latex":
         text = report.to_latex(caption=args.caption, caption_tex=args.caption_tex,
                                label=args.label,
                                symbol_names=_symbols(args.symbol),
                                standalone=args.standalone, depth=args.depth)
     else:
-        text = report.to_table(args.depth)
+        text = report.to_table(args.depth, args.shares)
     _emit(text, args.output)
     return 0
 

@@ -20,7 +20,7 @@ from .shapes import Row
 
 __all__ = ["table", "pretty", "human", "display_rows", "group_lines", "Line",
            "weights_formula", "memory_formula", "shape_text", "aligned", "EXPAND_LIMIT",
-           "MAX_LINES", "share", "SHARE_QUANTITIES"]
+           "MAX_LINES", "share", "SHARE_QUANTITIES", "layer_shares", "share_cells"]
 
 EXPAND_LIMIT = 64  # identical repeated rows up to this count are listed one per line
 
@@ -619,6 +619,13 @@ def share_cells(part_of, totals: dict) -> list[str]:
         part = part_of(q)
         out.append("—" if _exact(part) == 0 else share(part, totals[q]) or "")
     return out
+
+
+def layer_shares(row: Row, totals: dict) -> dict:
+    """JSON's ``params_share`` and ``macs_share`` of one layer (one copy): the percentage
+    rounded half up to 2 decimals as a string, "12.34%" (see :func:`share`; the exact
+    counts are the layer's ``params`` and ``macs``), None where there is no share."""
+    return {f"{q}_share": share(getattr(row, q), totals[q]) for q in SHARE_QUANTITIES}
 
 
 def _columns(report, depth: int | None = None,

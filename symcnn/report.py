@@ -147,9 +147,10 @@ class Report:
         from .export import to_csv
         return to_csv(self)
 
-    def to_markdown(self) -> str:
+    def to_markdown(self, shares: bool = False) -> str:
+        """A GitHub table per layer, totals and formulas; ``shares`` as for to_table."""
         from .export import to_markdown
-        return to_markdown(self)
+        return to_markdown(self, shares=shares)
 
     def to_latex(self, **options) -> str:
         """LaTeX (booktabs + amsmath); options: caption, caption_tex, label, symbol_names,
