@@ -84,12 +84,13 @@ def to_latex_aligned(report) -> str:
     columns = list(by_axis.values())
     lines = [" & ".join(col[i] for col in columns if i < len(col))
              for i in range(max(map(len, columns), default=0))]
-    lines += [rf"{label} &= {w.long(report.formulas[q])}" for q, label in LATEX_QUANTITIES]
+    lines += [rf"{label} &= {_broken(w.long(report.formulas[q]))}"
+              for q, label in LATEX_QUANTITIES]
     if report.multiples:
         cond = r",\ ".join(rf"{m} \mid {w.printer.doprint(size_symbol(s))}"
                            for s, m in report.multiples.items())
         lines.append(rf"&\text{{and where }} {cond}\text{{:}}")
-        lines += [rf"{label} &= {w.long(report.divisible[q], False)}"
+        lines += [rf"{label} &= {_broken(w.long(report.divisible[q], False))}"
                   for q, label in LATEX_QUANTITIES]
     if not report.symbolic and report.formula_input.symbols:  # the numbers at the input
         spec = report.input
@@ -97,6 +98,11 @@ def to_latex_aligned(report) -> str:
         lines.append(rf"&\text{{at }} {at}\text{{:}}")
         lines += [rf"{label} &= {w.math(report.totals[q])}" for q, label in LATEX_QUANTITIES]
     return "\\begin{aligned}\n" + " \\\\\n".join(lines) + "\n\\end{aligned}"
+
+
+def _broken(tex: str) -> str:
+    """A long sum's continuation lines on lines of their own in the source too."""
+    return tex.replace(" \\\\ &\\quad ", " \\\\\n&\\quad ")
 
 
 def _cut(text: str, limit: int) -> str:
