@@ -266,7 +266,7 @@ def iter_sweep(report, sizes, channels: int | None = None, quantities=SWEEP_QUAN
     ``report`` may be several reports (a list, or a mapping name → report): each point
     then holds, per quantity, a list with one value per network, None where the size is
     below that network's minimum input (sizes no network takes are left out); the names
-    are the points' ``names``. A refused network is named: "network 2 (resnet50): …"."""
+    are the points' ``names``. A refused network is named: "network 2 ('resnet50'): …"."""
     reports, names = _reports(report)
     quantities = tuple(quantities)
     aspect = _check_aspect(aspect)
@@ -286,7 +286,7 @@ def iter_sweep(report, sizes, channels: int | None = None, quantities=SWEEP_QUAN
             plans.append(_checked_plan(r, sizes, channels, quantities, aspect,
                                        sum(p.terms for p in plans)))
         except SymCNNError as e:
-            raise SymCNNError(f"network {i} ({name}): {e}") from None
+            raise SymCNNError(f"network {i} ({name!r}): {e}") from None
     if not len(sizes):
         return SweepPoints(iter(()), keys, names)
     return SweepPoints(_multi_columns(plans, sizes, quantities, aspect), keys, names)
