@@ -13,8 +13,9 @@ channels to a size (``input HxWxH``), or sizes that contradict a fixed or square
 line are refused with a message, never answered with a wrong number.
 
 ``iter_sweep`` streams the points (constant memory for 10⁷ sizes) and ``format_sweep``
-the table, CSV or JSON text of them; ``sweep`` returns a list (at most
-``MAX_SWEEP_LIST`` points).
+the table, Markdown, CSV or JSON text of them; ``sweep`` returns a list (at most
+``MAX_SWEEP_LIST`` points). All three take several reports (a list, or a mapping name →
+report): one value per network in each point, one column per network in the text.
 
 Memory model (stated in every budget answer):
 - inference: activations × batch × bytes + params × bytes;
@@ -501,7 +502,7 @@ def format_sweep(report, points: Iterable[dict], fmt: str = "table", metric: str
     or macs): see :func:`format_multi_sweep`."""
     if fmt not in SWEEP_FORMATS:
         raise SymCNNError(f"unknown sweep format {fmt!r}; one of {', '.join(SWEEP_FORMATS)}")
-    reports, given = _reports(report)
+    _, given = _reports(report)
     if given is not None:
         return format_multi_sweep(points, fmt, metric, names or getattr(points, "names", None)
                                   or given)
