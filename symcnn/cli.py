@@ -1,8 +1,10 @@
 """The command line.
 
     symcnn NET [--input HxWxC] [--format table|json|csv|markdown|latex] [-o FILE] …
-    symcnn sweep NET --sizes 32:1024:32 [--input HxWx3] [--aspect 4:3] [--format table|csv|json]
-    symcnn plot NET --metric macs --sizes 32:512:8 [--input HxWx3] -o cost.png   (or --per-layer)
+    symcnn sweep NET [NET …] --sizes 32:1024:32 [--input HxWx3] [--aspect 4:3] [--metric macs]
+                 [--format table|markdown|csv|json] [-o FILE]
+    symcnn plot NET [NET …] --metric macs --sizes 32:512:8 [--input HxWx3] [--log] -o cost.png
+    symcnn plot NET --per-layer 224x224x3 [--depth N] [--log] -o layers.png
     symcnn budget NET (--memory 8GB | --macs 5G) [--input HxWx3 | 224x224x3] [--batch 32] [--training]
     symcnn verify NET --input 224x224x3 [--input 225x225x3 …] [--against MODULE:CALLABLE]
     symcnn import MODULE:CALLABLE [--kwargs JSON] [--input HxWxC] [-o FILE]   (needs torch)
@@ -76,6 +78,9 @@ def _report_parser() -> argparse.ArgumentParser:
     p.add_argument("--depth", "-d", type=int, metavar="N", default=None,
                    help="table, latex: sum layers nested deeper than N blocks into one line "
                         "per block, like torchinfo's depth (default: every layer)")
+    p.add_argument("--shares", action="store_true",
+                   help="table, markdown: each line's share of the total params and MACs, "
+                        "in %% (JSON always has params_share and macs_share)")
     p.add_argument("--caption", help="latex: the table caption, plain text (escaped)")
     p.add_argument("--caption-tex", metavar="LATEX", help="latex: the table caption as your "
                    "own LaTeX, unescaped (math, \\cite); instead of --caption")
@@ -413,12 +418,15 @@ def _report_cmd(argv: list[str]) -> int:
     report = analyze(network_of(_read_net(args.net, args.kwargs, spec), files=False), spec,
                      dtype=args.dtype, batch=args.batch, device=args.device,
                      optimizer=args.optimizer, convention=args.convention)
+    if args.shares and args.format in ("csv", "latex"):
+        raise SymCNNError("--shares goes with the table and markdown formats (JSON always "
+                          "has params_share and macs_share per layer)")
     if args.format == "json":
         text = report.to_json()
     elif args.format == "csv":
         text = report.to_csv()
     elif args.format == "markdown":
-        text = report.to_markdown()
+        text = report.to_markdown(shares=args.shares)
     elif args.format == "latex":
         text = report.to_latex(caption=args.caption, caption_tex=args.caption_tex,
                                label=args.label,
@@ -426,7 +434,7 @@ def _report_cmd(argv: list[str]) -> int:
                                standalone=args.standalone, depth=args.depth,
                                layout=args.layout)
     else:
-        text = report.to_table(args.depth)
+        text = report.to_table(args.depth, args.shares)
     _emit(text, args.output)
     return 0
 
@@ -468,39 +476,93 @@ def _free_input_argument(p: argparse.ArgumentParser) -> None:
 
 def _sweep_parser(prog: str) -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog=prog)
-    _net_arguments(p)
+    p.add_argument("nets", nargs="+", metavar="NET", help="one or more networks (a zoo "
+                   "name, a notation file, notation text, or MODULE:CALLABLE); several give "
+                   "one column (sweep) or one curve (plot) each")
+    _kwargs_argument(p)
     _free_input_argument(p)
-    p.add_argument("--sizes", "-s", required=True, help="224, 32:1024:32 (STOP included), "
-                   "160x240, 32:512:32x64:1024:64, or a comma-separated list of these")
     p.add_argument("--aspect", metavar="H:W", help="with square sizes S, use H×W = S×(S·W/H) "
                    "where that is whole")
     p.add_argument("--channels", "-c", type=int, default=None,
                    help="input channels where the notation leaves C free (default: 3)")
     p.add_argument("--dtype", default="float32", choices=DTYPES,
                    help="element type for memory (default: float32)")
-    p.add_argument("--output", "-o", metavar="FILE", help="write to FILE (atomically)")
     return p
 
 
-def _sweep_points(args):
-    """The report and the stream of sweep points (iter_sweep: checked before the first)."""
+def network_label(text: str) -> str:
+    """A network's name as plots and sweep columns show it: a zoo name as it is, a
+    notation file's stem (``examples/vgg16_paper.cnn`` → vgg16_paper), a torch module's
+    callable (``torchvision.models:resnet50`` → resnet50), notation text shortened."""
+    from . import zoo
+    from .compare import display_name
+    bare = text.strip()
+    if bare.lower() in zoo.names():
+        return bare.lower()
+    if _MODULE_SPEC.fullmatch(bare) and _stat(text) is None:
+        return bare.rsplit(":", 1)[1]
+    if "\n" not in text and (text.endswith(NOTATION_SUFFIXES) or _stat(text) is not None):
+        return display_name(os.path.splitext(os.path.basename(text))[0] or text)
+    return display_name(text)
+
+
+def _sweep_reports(args) -> tuple[list, list[str]]:
+    """The report of each NET (sizes free), named; a refused one says which it is."""
+    from .errors import SymCNNError
     from .report import analyze
-    from .sweep import iter_sweep, parse_sizes
-    report = analyze(_network(args, "to sweep over input sizes"), dtype=args.dtype)
+    if args.kwargs is not None and len(args.nets) > 1:
+        raise SymCNNError("--kwargs goes with one network (MODULE:CALLABLE)")
+    reports = []
+    for i, text in enumerate(args.nets, 1):
+        one = argparse.Namespace(**{**vars(args), "net": text})
+        try:
+            reports.append(analyze(_network(one, "to sweep over input sizes"),
+                                   dtype=args.dtype))
+        except SymCNNError as e:
+            if len(args.nets) == 1:
+                raise
+            raise SymCNNError(f"network {i} ({_shown(text, 40)!r}): {e}") from None
+    return reports, [network_label(t) for t in args.nets]
+
+
+def _sweep_points(args, several: bool):
+    """The reports, their names and the stream of sweep points (iter_sweep: checked
+    before the first); ``several``: the form with one value per network."""
+    from .sweep import iter_sweep, parse_sizes, unique_names
+    reports, names = _sweep_reports(args)
     aspect = _aspect(args.aspect) if args.aspect else None
-    return report, iter_sweep(report, parse_sizes(args.sizes), args.channels, aspect=aspect)
+    sizes = parse_sizes(args.sizes)
+    if not several:
+        return reports, names, iter_sweep(reports[0], sizes, args.channels, aspect=aspect)
+    named = dict(zip(unique_names(names), reports))
+    return reports, names, iter_sweep(named, sizes, args.channels, aspect=aspect)
 
 
 def _sweep_cmd(argv: list[str]) -> int:
-    from .sweep import format_sweep
+    from .sweep import SWEEP_FORMATS, SWEEP_QUANTITIES, format_sweep
     p = _sweep_parser("symcnn sweep")
-    p.add_argument("--format", "-f", choices=("table", "csv", "json"), default="table",
+    p.add_argument("--sizes", "-s", required=True, help="224, 32:1024:32 (STOP included), "
+                   "160x240, 32:512:32x64:1024:64, or a comma-separated list of these")
+    p.add_argument("--format", "-f", choices=SWEEP_FORMATS, default="table",
                    help="output format (default: table)")
+    p.add_argument("--metric", "-m", choices=SWEEP_QUANTITIES, default=None,
+                   help="one column per network of this (default with several networks: "
+                        "macs; with one and no --metric: params, activations and MACs)")
+    p.add_argument("--output", "-o", metavar="FILE", help="write to FILE (atomically)")
     args = p.parse_args(argv)
-    report, points = _sweep_points(args)
-    pieces = format_sweep(report, points, args.format)
+    several = len(args.nets) > 1 or args.metric is not None
+    reports, names, points = _sweep_points(args, several)
+    if several:
+        pieces = format_sweep(dict(zip(points.names, reports)), points, args.format,
+                              args.metric or "macs")
+    else:
+        pieces = format_sweep(reports[0], points, args.format)
     if args.output:
-        write_output(args.output, "".join(pieces))
+        text = "".join(pieces)
+        write_output(args.output, text)
+        what = f"{args.metric or 'macs'} of {', '.join(names)}" if several else \
+            f"params, activations and MACs of {names[0]}"
+        print(f"wrote {args.output} ({args.format}: {what})")
     else:
         for piece in pieces:  # written as it comes: a long sweep starts at once
             sys.stdout.write(piece)
@@ -509,31 +571,47 @@ def _sweep_cmd(argv: list[str]) -> int:
 
 def _plot_cmd(argv: list[str]) -> int:
     from .errors import SymCNNError
-    p = argparse.ArgumentParser(prog="symcnn plot")
-    _net_arguments(p)
-    _free_input_argument(p)
+    p = _sweep_parser("symcnn plot")
     p.add_argument("--metric", "-m", default="macs", choices=("macs", "params", "activations"),
                    help="what to plot (default: macs)")
-    p.add_argument("--sizes", "-s", help="as for sweep: cost against input size")
-    p.add_argument("--per-layer", metavar="HxWxC", help="a bar per layer at this input")
-    p.add_argument("--aspect", metavar="H:W", help="as for sweep")
-    p.add_argument("--channels", "-c", type=int, default=None)
-    p.add_argument("--dtype", default="float32", choices=DTYPES)
+    p.add_argument("--sizes", "-s", help="as for sweep: cost against input size (one curve "
+                   "per network)")
+    p.add_argument("--per-layer", metavar="HxWxC", help="a bar per layer at this input "
+                   "(one network; layers with 0 left out)")
+    p.add_argument("--depth", "-d", type=int, default=None, metavar="N",
+                   help="with --per-layer: blocks nested deeper than N summed into one bar")
+    p.add_argument("--log", action="store_true", help="a logarithmic value axis")
     p.add_argument("--output", "-o", required=True, metavar="FILE.png")
     args = p.parse_args(argv)
-    from .plot import plot_layers, plot_sweep
+    from .plot import METRICS, plot_layers, plot_sweep
     if bool(args.sizes) == bool(args.per_layer):
         raise SymCNNError("give either --sizes (cost against size) or --per-layer HxWxC")
+    if args.depth is not None and not args.per_layer:
+        raise SymCNNError("--depth goes with --per-layer (a bar per block at that depth)")
+    if args.depth is not None and args.depth < 1:
+        raise SymCNNError("--depth must be 1 or more")
     if args.per_layer:
+        if len(args.nets) > 1:
+            raise SymCNNError(f"--per-layer plots one network; got {len(args.nets)} (give "
+                              "--sizes for one curve each)")
         from .report import analyze
-        report = analyze(_network(args), _input_arg(args.per_layer, "--per-layer"))
-        png = _render(lambda path: plot_layers(report, args.metric, path))
+        args.net = args.nets[0]
+        spec = _input_arg(args.per_layer, "--per-layer")
+        report = analyze(_network(args), spec, dtype=args.dtype)
+        name = network_label(args.net)
+        png = _render(lambda path: plot_layers(report, args.metric, path, name, args.depth,
+                                               args.log))
+        what = (f"{METRICS[args.metric]} per layer of {name} at {spec}"
+                f"{f', depth {args.depth}' if args.depth else ''}")
     else:
-        _, points = _sweep_points(args)
-        png = _render(lambda path: plot_sweep(points, args.metric, path,
-                                              f"{_shown(args.net, 60)}: {args.metric}"))
+        several = len(args.nets) > 1
+        _, names, points = _sweep_points(args, several)
+        shown = points.names if several else None
+        png = _render(lambda path: plot_sweep(points, args.metric, path, ", ".join(names),
+                                              shown, args.log))
+        what = f"{METRICS[args.metric]} against input size, {', '.join(names)}"
     write_output(args.output, png)
-    print(f"wrote {args.output}")
+    print(f"wrote {args.output} (PNG: {what}{', log scale' if args.log else ''})")
     return 0
 
 

@@ -39,7 +39,7 @@ class NotOneFloor(ArithmeticError):
     stride s that does not divide m)."""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, repr=False)
 class Dim:
     """mul·⌊(symbol + offset)/den⌋ + add, kept in normal form 0 ≤ offset < den."""
     symbol: str
@@ -109,8 +109,14 @@ class Dim:
         """The size when ``den`` divides the symbol: mul·symbol/den + add (no floor)."""
         return self.mul * size_symbol(self.symbol) / self.den + self.add
 
-    def __str__(self) -> str:
+    def __str__(self) -> str:  # SymPy's spelling: floor(H/2)
         return str(self.expr())
+
+    def __repr__(self) -> str:
+        """The size as the table prints it, so that rows[i].out reads (⌊H/2⌋, ⌊W/2⌋, 64):
+        ⌊H/2⌋, ⌊(H + 1)/2⌋ + 1, 2·H - 1 (``str`` keeps SymPy's floor(H/2))."""
+        from .formatting import dim_text  # formatting imports this module
+        return dim_text(self)
 
 
 Size = int | Dim

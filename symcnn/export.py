@@ -14,9 +14,9 @@ import io
 import json
 
 from .dims import Dim
-from .formatting import (Style, _formulas, _totals, _str_expr, dim_text, display_rows,
-                         memory_formula, pretty, shape_text, signature, weights_formula,
-                         with_value)
+from .formatting import (SHARE_HEAD, Style, _formulas, _totals, _str_expr, dim_text,
+                         display_rows, layer_shares, memory_formula, pretty, shape_text,
+                         share_cells, signature, weights_formula, with_value)
 from .report import QUANTITIES
 
 __all__ = ["to_dict", "to_json", "to_csv", "to_markdown", "SCHEMA_VERSION", "CSV_COLUMNS"]
@@ -119,8 +119,9 @@ def _memory(report) -> dict:
 
 
 def _layers(report) -> list[dict]:
-    style, cache = Style("str"), {}
-    return [_layer(line.index, line.row, line.copies, style, cache, field)
+    style, cache, t = Style("str"), {}, report.totals
+    return [{**_layer(line.index, line.row, line.copies, style, cache, field),
+             **layer_shares(line.row, t)}  # "12.34%" of the totals (formatting.share)
             for line, field in zip(display_rows(report.rows), report.receptive_fields())]
 
 
@@ -162,11 +163,14 @@ def _md(cell: str) -> str:
     return cell.replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ")
 
 
-def to_markdown(report) -> str:
-    """A GitHub table per layer, then the totals and formulas as a text block."""
+def to_markdown(report, shares: bool = False) -> str:
+    """A GitHub table per layer, then the totals and formulas as a text block; ``shares``
+    adds each line's share of the total params and MACs (as the text table)."""
     head = ["#", "Layer", "Output", "Memory (elements)", "Weights", "Biases", "MACs",
-            "RF / jump"]
-    lines = ["| " + " | ".join(head) + " |", "|---|---|---|---:|---:|---:|---:|---|"]
+            *(SHARE_HEAD if shares else []), "RF / jump"]
+    lines = ["| " + " | ".join(head) + " |",
+             "|---|---|---|---:|---:|---:|---:|" + ("---:|---:|" if shares else "") + "---|"]
+    t = report.totals
     style, cache = Style("pretty"), {}
     for line, field in zip(display_rows(report.rows), report.receptive_fields()):
         row = line.row
@@ -179,12 +183,12 @@ def to_markdown(report) -> str:
                 shape_text(row.out), with_value(memory_formula(row), row, "activations", style),
                 with_value(weights_formula(row), row, "weights", style),
                 style.value(row, "biases"), style.value(row, "macs"))]
-        lines.append("| " + " | ".join([str(line.index), _md(f"`{name}`"), *cells,
+        part = share_cells(lambda q: getattr(row, q), t) if shares else []
+        lines.append("| " + " | ".join([str(line.index), _md(f"`{name}`"), *cells, *part,
                                         _md(field.text())]) + " |")
-    t = report.totals
     lines.append("| | **Total** | | " + " | ".join(
         _md(f"**{pretty(t[q])}**") for q in ("activations", "weights", "biases", "macs")) +
-        " | |")
+        " |" + (" | |" if shares else "") + " |")
     return "\n".join([f"**symcnn** — input {report.input} (H×W×C), {report.dtype}, "
                       f"batch {report.batch}", "", *lines, "", "```text",
                       *_totals(report), "", *_formulas(report), "```"]) + "\n"

@@ -20,7 +20,7 @@ from .shapes import Row
 
 __all__ = ["table", "pretty", "human", "display_rows", "group_lines", "Line",
            "weights_formula", "memory_formula", "shape_text", "aligned", "EXPAND_LIMIT",
-           "MAX_LINES"]
+           "MAX_LINES", "share", "SHARE_QUANTITIES", "layer_shares", "share_cells"]
 
 EXPAND_LIMIT = 64  # identical repeated rows up to this count are listed one per line
 
@@ -583,25 +583,83 @@ def _group_cells(group: list[Line], depth: int, fields: dict | None = None) -> l
             *([fields[id(last)].text()] if fields is not None else [])]
 
 
-def _columns(report, depth: int | None = None) -> tuple[list[str], list[list[str]]]:
+# Per-layer shares, as torchinfo's "Param %" and fvcore's tables show them.
+SHARE_QUANTITIES = ("params", "macs")
+SHARE_HEAD = ["Params %", "MACs %"]
+
+
+def share(part, total) -> str | None:
+    """``part`` as a percentage of ``total``, rounded half up to 2 decimals: "12.34%";
+    "0%" and "100%" only when exact, "<0.01%" and ">99.99%" where rounding would hide a
+    part or a remainder. None when either is symbolic or the total is 0 (no share)."""
+    part, total = _exact(part), _exact(total)
+    if part is None or total is None or total <= 0:
+        return None
+    if part in (0, total):
+        return "0%" if part == 0 else "100%"
+    hundredths = (20_000 * part + total) // (2 * total)  # round(10,000·part/total), half up
+    if hundredths == 0:
+        return "<0.01%"
+    if hundredths == 10_000:
+        return ">99.99%"
+    return f"{hundredths // 100}.{hundredths % 100:02d}%"
+
+
+def _exact(x) -> int | None:
+    if isinstance(x, int) or getattr(x, "is_Integer", False):
+        return int(x)
+    return None
+
+
+def share_cells(part_of, totals: dict) -> list[str]:
+    """The share columns of one line: ``part_of(quantity)`` of each total; "—" for none,
+    "" where there is no share (a symbolic part or total)."""
+    out = []
+    for q in SHARE_QUANTITIES:
+        part = part_of(q)
+        out.append("—" if _exact(part) == 0 else share(part, totals[q]) or "")
+    return out
+
+
+def layer_shares(row: Row, totals: dict) -> dict:
+    """JSON's ``params_share`` and ``macs_share`` of one layer (one copy): the percentage
+    rounded half up to 2 decimals as a string, "12.34%" (see :func:`share`; the exact
+    counts are the layer's ``params`` and ``macs``), None where there is no share."""
+    return {f"{q}_share": share(getattr(row, q), totals[q]) for q in SHARE_QUANTITIES}
+
+
+def _columns(report, depth: int | None = None,
+             shares: bool = False) -> tuple[list[str], list[list[str]]]:
+    """The per-layer table as cells; ``shares`` adds "Params %" and "MACs %" (of the
+    totals; a line "×N, each" shows one copy's share, a block at ``depth`` its sum's)."""
     head = ["#", "Layer", "Output", "Memory (elements)", "Weights", "Biases", "MACs",
-            "RF / jump"]
+            *(SHARE_HEAD if shares else []), "RF / jump"]
     lines = display_rows(report.rows)
     fields = {id(line): f for line, f in zip(lines, report.receptive_fields())}
     style, cache = Style("pretty"), {}
-    if depth is None:
-        body = [[*_line_cells(line, style, cache), fields[id(line)].text()]
-                for line in lines]
-    else:
-        body = [[*_line_cells(g[0], style, cache), fields[id(g[0])].text()]
-                if len(g[0].row.path) < depth else _group_cells(g, depth, fields)
-                for g in group_lines(lines, depth)]
     t = report.totals
+
+    def line_cells(line: Line) -> list[str]:
+        extra = share_cells(lambda q: getattr(line.row, q), t) if shares else []
+        return [*_line_cells(line, style, cache), *extra, fields[id(line)].text()]
+
+    def group_cells(group: list[Line]) -> list[str]:
+        cells = _group_cells(group, depth, fields)
+        if shares:
+            cells[7:7] = share_cells(lambda q: _sum(group, q), t)
+        return cells
+
+    if depth is None:
+        body = [line_cells(line) for line in lines]
+    else:
+        body = [line_cells(g[0]) if len(g[0].row.path) < depth else group_cells(g)
+                for g in group_lines(lines, depth)]
+    blank = [""] * (len(SHARE_HEAD) if shares else 0)
     if report.symbolic:  # symbolic totals are long: they stand in the block below
-        body.append(["", "Total", "", "(see below)", "", "", "", ""])
+        body.append(["", "Total", "", "(see below)", "", "", "", *blank, ""])
     else:
         body.append(["", "Total", "", pretty(t["activations"]), pretty(t["weights"]),
-                     pretty(t["biases"]), pretty(t["macs"]), ""])
+                     pretty(t["biases"]), pretty(t["macs"]), *blank, ""])
     return head, body
 
 
@@ -750,14 +808,17 @@ def _multiples_text(report, strides: bool = False) -> str:
     return "; ".join(parts)
 
 
-def table(report, depth: int | None = None) -> str:
+def table(report, depth: int | None = None, shares: bool = False) -> str:
     """The whole text report: header, per-layer table (``depth``: blocks nested deeper
-    are summed into one line each, as torchinfo's depth), totals, formulas."""
+    are summed into one line each, as torchinfo's depth; ``shares``: each line's share of
+    the total params and MACs), totals, formulas."""
     if depth is not None and depth < 1:
         from .errors import SymCNNError
         raise SymCNNError("depth must be 1 or more")
-    head, body = _columns(report, depth)
+    head, body = _columns(report, depth, shares)
     numeric = {0, 5, 6} if not report.symbolic else {0}
+    if shares:
+        numeric |= {7, 8}
     what = f"input {report.input} (H×W×C)"
     return "\n".join([f"symcnn: {what}, {report.dtype}, batch {report.batch}", "",
                       *_grid(head, body, numeric), "", *_totals(report), "",

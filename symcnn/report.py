@@ -157,9 +157,10 @@ class Report:
         from .export import to_csv
         return to_csv(self)
 
-    def to_markdown(self) -> str:
+    def to_markdown(self, shares: bool = False) -> str:
+        """A GitHub table per layer, totals and formulas; ``shares`` as for to_table."""
         from .export import to_markdown
-        return to_markdown(self)
+        return to_markdown(self, shares=shares)
 
     def to_latex(self, **options) -> str:
         """LaTeX (booktabs + amsmath); options: caption, caption_tex, label, symbol_names,
@@ -171,18 +172,32 @@ class Report:
         return self.to_markdown()
 
     def _repr_latex_(self) -> str:
-        """The closed forms, for notebooks (MathJax renders align environments)."""
-        from .latex import formulas_aligned
-        return "$$" + formulas_aligned(self) + "$$"
+        """The closed forms as one multi-line ``aligned`` block, for notebooks (MathJax
+        renders it); see :func:`symcnn.notebook.to_latex_aligned`."""
+        from .notebook import to_latex_aligned
+        return "$$" + to_latex_aligned(self) + "$$"
 
     def _repr_html_(self) -> str:
-        import html
-        return "<pre>" + html.escape(self.to_table()) + "</pre>"
+        """The per-layer table as an HTML ``<table>`` with the shares of params and MACs,
+        then the totals and formulas (see :func:`symcnn.notebook.to_html`)."""
+        from .notebook import to_html
+        return to_html(self)
 
-    def to_table(self, depth: int | None = None) -> str:
-        """The text report; ``depth`` sums blocks nested deeper into one line each."""
+    def to_html(self, depth: int | None = None) -> str:
+        """The report as HTML (what a notebook shows); ``depth`` as for :meth:`to_table`."""
+        from .notebook import to_html
+        return to_html(self, depth)
+
+    def __repr__(self) -> str:
+        """One short line: input, layer count, params and MACs (a long formula cut)."""
+        from .notebook import short_repr
+        return short_repr(self)
+
+    def to_table(self, depth: int | None = None, shares: bool = False) -> str:
+        """The text report; ``depth`` sums blocks nested deeper into one line each,
+        ``shares`` adds each line's share of the total params and MACs (%)."""
         from .formatting import table
-        return table(self, depth)
+        return table(self, depth, shares)
 
     def __str__(self) -> str:
         return self.to_table()

@@ -13,15 +13,16 @@ channels to a size (``input HxWxH``), or sizes that contradict a fixed or square
 line are refused with a message, never answered with a wrong number.
 
 ``iter_sweep`` streams the points (constant memory for 10⁷ sizes) and ``format_sweep``
-the table, CSV or JSON text of them; ``sweep`` returns a list (at most
-``MAX_SWEEP_LIST`` points).
+the table, Markdown, CSV or JSON text of them; ``sweep`` returns a list (at most
+``MAX_SWEEP_LIST`` points). All three take several reports (a list, or a mapping name →
+report): one value per network in each point, one column per network in the text.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import islice
 
@@ -30,6 +31,7 @@ from .notation import MAX_VALUE
 from .shapes import minimum_input
 
 __all__ = ["parse_sizes", "Sizes", "sweep", "iter_sweep", "SweepPoints", "format_sweep",
+           "format_multi_sweep", "SWEEP_FORMATS",
            "budget", "parse_amount", "Budget", "SWEEP_QUANTITIES", "MAX_SWEEP", "MAX_SWEEP_LIST",
            "MAX_SWEEP_WORK"]
 
@@ -158,6 +160,10 @@ class _Plan:
     low: tuple[int, int] | None  # the smallest (H, W) the network takes (None: none)
     evaluators: dict
 
+    @property
+    def terms(self) -> int:
+        return sum(f.terms for f in self.evaluators.values())
+
 
 def _check_channels(report, channels) -> tuple[int, dict]:
     spec = report.formula_input
@@ -247,25 +253,72 @@ def iter_sweep(report, sizes, channels: int | None = None, quantities=SWEEP_QUAN
     (a :class:`Sizes` from :func:`parse_sizes` or a list of (H, W) pairs): memory stays
     constant whatever their number. Everything is checked before the first point, so a
     refused sweep raises here, before any output. ``aspect=(a, b)`` keeps the square sizes
-    S whose S·b/a is whole and makes them S × S·b/a (the CLI's ``--aspect``)."""
-    spec = report.formula_input
-    if not any(isinstance(v, str) for v in (spec.height, spec.width)):
-        raise SymCNNError(f"the notation fixes the input ({spec}); sweeps need a symbolic "
-                          "input line such as 'input HxWx3' (or none)")
+    S whose S·b/a is whole and makes them S × S·b/a (the CLI's ``--aspect``).
+
+    ``report`` may be several reports (a list, or a mapping name → report): each point
+    then holds, per quantity, a list with one value per network, None where the size is
+    below that network's minimum input (sizes no network takes are left out); the names
+    are the points' ``names``. A refused network is named: "network 2 ('resnet50'): …"."""
+    reports, names = _reports(report)
     quantities = tuple(quantities)
     aspect = _check_aspect(aspect)
     if not isinstance(sizes, (Sizes, list, tuple)):
         sizes = list(islice(sizes, MAX_SWEEP + 1))
     if len(sizes) > MAX_SWEEP:
         raise SymCNNError(f"sizes: more than {MAX_SWEEP:,} sizes")
+    keys = ("h", "w", *quantities)
+    if names is None:
+        plan = _checked_plan(reports[0], sizes, channels, quantities, aspect, 0)
+        if plan is None:
+            return SweepPoints(iter(()), keys)
+        return SweepPoints(_columns(plan, sizes, quantities, aspect), keys)
+    plans = []
+    for i, (r, name) in enumerate(zip(reports, names), 1):
+        try:
+            plans.append(_checked_plan(r, sizes, channels, quantities, aspect,
+                                       sum(p.terms for p in plans)))
+        except SymCNNError as e:
+            raise SymCNNError(f"network {i} ({name!r}): {e}") from None
+    if not len(sizes):
+        return SweepPoints(iter(()), keys, names)
+    return SweepPoints(_multi_columns(plans, sizes, quantities, aspect), keys, names)
+
+
+def _reports(report) -> tuple[list, list[str] | None]:
+    """The reports to sweep and their names (None: one report, the single form)."""
+    from .report import Report
+    if isinstance(report, Report):
+        return [report], None
+    if isinstance(report, Mapping):
+        reports, names = list(report.values()), [str(k) for k in report]
+    elif isinstance(report, (list, tuple)):
+        reports = list(report)
+        names = [f"network {i}" for i in range(1, len(reports) + 1)]
+    else:
+        raise SymCNNError(f"expected a Report, a list of Reports or a mapping name → Report; "
+                          f"got {type(report).__name__}")
+    if not reports or not all(isinstance(r, Report) for r in reports):
+        raise SymCNNError("a sweep of several networks needs one or more Reports "
+                          "(symcnn.analyze(…) of each)")
+    return reports, names
+
+
+def _checked_plan(report, sizes, channels, quantities, aspect, terms_before: int):
+    """The plan of one report's sweep, every check done (None: no sizes at all);
+    ``terms_before``: the formula terms the other networks of the sweep evaluate."""
+    spec = report.formula_input
+    if not any(isinstance(v, str) for v in (spec.height, spec.width)):
+        raise SymCNNError(f"the notation fixes the input ({spec}); sweeps need a symbolic "
+                          "input line such as 'input HxWx3' (or none)")
     plan = _plan(report, channels, quantities)
-    terms = sum(f.terms for f in plan.evaluators.values())
+    terms = terms_before + plan.terms
     if len(sizes) * terms > MAX_SWEEP_WORK:
-        raise SymCNNError(f"this network's formulas have {terms:,} terms; a sweep evaluates "
+        raise SymCNNError(f"{'these networks' if terms_before else 'this network'}'s "
+                          f"formulas have {terms:,} terms; a sweep evaluates "
                           f"at most {MAX_SWEEP_WORK:,} terms × sizes, so at most "
                           f"{MAX_SWEEP_WORK // terms:,} sizes here ({len(sizes):,} asked)")
     if not len(sizes):
-        return SweepPoints(iter(()), ("h", "w", *quantities))
+        return None
     lo_h, hi_h, lo_w, hi_w, square = _extent(sizes)
     if aspect is not None:
         a, b = aspect
@@ -274,7 +327,7 @@ def iter_sweep(report, sizes, channels: int | None = None, quantities=SWEEP_QUAN
                               f"(H up to {hi_h:,}); sizes must stay within 1…{MAX_VALUE:,}")
         lo_w, hi_w, square = lo_h * b // a, hi_h * b // a, a == b
     _check_sizes(spec, plan, (lo_h, hi_h, lo_w, hi_w, square), aspect)
-    return SweepPoints(_columns(plan, sizes, quantities, aspect), ("h", "w", *quantities))
+    return plan
 
 
 def _check_sizes(spec, plan: _Plan, extent, aspect) -> None:
@@ -296,11 +349,15 @@ def _check_sizes(spec, plan: _Plan, extent, aspect) -> None:
 class SweepPoints(Iterator):
     """The points of a sweep, one dict at a time (``{"h", "w", *quantities}``), computed a
     chunk of sizes at a time; :meth:`columns` gives the same data as column lists per
-    chunk (what :func:`format_sweep` reads). Single use, like any iterator."""
+    chunk (what :func:`format_sweep` reads). Single use, like any iterator. ``names``:
+    the networks of a sweep of several (each value a list, one entry per name), else
+    None."""
 
-    def __init__(self, columns: Iterator[tuple[list, ...]], keys: tuple[str, ...]) -> None:
+    def __init__(self, columns: Iterator[tuple[list, ...]], keys: tuple[str, ...],
+                 names: list[str] | None = None) -> None:
         self._columns = columns
         self.keys = keys
+        self.names = names
         self._rows: Iterator[dict] = iter(())
 
     def __next__(self) -> dict:
@@ -319,34 +376,76 @@ class SweepPoints(Iterator):
         yield from self._columns
 
 
-def _columns(plan: _Plan, sizes, quantities, aspect) -> Iterator[tuple[list, ...]]:
+def _sized(hs, ws, aspect):
+    """The sizes of a chunk after ``aspect`` (square sizes S whose S·b/a is whole)."""
+    if aspect is None:
+        return hs, ws
+    a, b = aspect
+    hs = hs[(hs == ws) & (hs * b % a == 0)]
+    return hs, hs * b // a
+
+
+def _evaluate(plan: _Plan, hs, ws, quantities) -> list[list[int]]:
+    """Each quantity at the sizes (int64 arrays), as lists of exact Python ints."""
     import numpy as np
+    n = len(hs)
+    values = {**plan.channels}
+    if isinstance(plan.height, str):
+        values[plan.height] = hs
+    if isinstance(plan.width, str):
+        values[plan.width] = ws
+    out = []
+    for q in quantities:
+        f = plan.evaluators[q]
+        got = f(**{s: values[s] for s in f.symbols})
+        # tolist() gives exact Python ints (from int64, or the object array's own ints)
+        out.append(np.broadcast_to(got, (n,)).tolist() if hasattr(got, "shape")
+                   else [int(got)] * n)
+    return out
+
+
+def _columns(plan: _Plan, sizes, quantities, aspect) -> Iterator[tuple[list, ...]]:
     low_h, low_w = plan.low
     for hs, ws in _chunks(sizes):
-        if aspect is not None:
-            a, b = aspect
-            keep = (hs == ws) & (hs * b % a == 0)
-            hs = hs[keep]
-            ws = hs * b // a
+        hs, ws = _sized(hs, ws, aspect)
         keep = (hs >= low_h) & (ws >= low_w)
         if not keep.all():
             hs, ws = hs[keep], ws[keep]
+        if not len(hs):
+            continue
+        yield (hs.tolist(), ws.tolist(), *_evaluate(plan, hs, ws, quantities))
+
+
+def _multi_columns(plans: list[_Plan], sizes, quantities,
+                   aspect) -> Iterator[tuple[list, ...]]:
+    """As :func:`_columns` for several networks: each value a list with one entry per
+    network (None below its minimum input); sizes no network takes are left out."""
+    import numpy as np
+    for hs, ws in _chunks(sizes):
+        hs, ws = _sized(hs, ws, aspect)
+        keeps = [(hs >= p.low[0]) & (ws >= p.low[1]) for p in plans]
+        some = np.logical_or.reduce(keeps)
+        if not some.all():
+            hs, ws, keeps = hs[some], ws[some], [k[some] for k in keeps]
         n = len(hs)
         if not n:
             continue
-        values = {**plan.channels}
-        if isinstance(plan.height, str):
-            values[plan.height] = hs
-        if isinstance(plan.width, str):
-            values[plan.width] = ws
-        columns = [hs.tolist(), ws.tolist()]
-        for q in quantities:
-            f = plan.evaluators[q]
-            out = f(**{s: values[s] for s in f.symbols})
-            # tolist() gives exact Python ints (from int64, or the object array's own ints)
-            columns.append(np.broadcast_to(out, (n,)).tolist() if hasattr(out, "shape")
-                           else [int(out)] * n)
-        yield tuple(columns)
+        per_net = []  # per network: per quantity, a column with None where it does not run
+        for plan, keep in zip(plans, keeps):
+            if keep.all():
+                per_net.append(_evaluate(plan, hs, ws, quantities))
+                continue
+            at = np.flatnonzero(keep).tolist()
+            cols = []
+            for got in _evaluate(plan, hs[keep], ws[keep], quantities):
+                col = [None] * n
+                for i, v in zip(at, got):
+                    col[i] = v
+                cols.append(col)
+            per_net.append(cols)
+        yield (hs.tolist(), ws.tolist(),
+               *([list(v) for v in zip(*(cols[k] for cols in per_net))]
+                 for k in range(len(quantities))))
 
 
 def _chunks(sizes, n: int = _CHUNK):
@@ -364,7 +463,9 @@ def sweep(report, sizes, channels: int | None = None, quantities=SWEEP_QUANTITIE
           aspect: tuple[int, int] | None = None) -> list[dict]:
     """For each (H, W) the network runs on: exact params, activations, MACs per image.
     Sizes below the network's minimum input are left out (see ``minimum_input``); at most
-    ``MAX_SWEEP_LIST`` sizes (:func:`iter_sweep` streams up to ``MAX_SWEEP``)."""
+    ``MAX_SWEEP_LIST`` sizes (:func:`iter_sweep` streams up to ``MAX_SWEEP``). With
+    several reports (a list, or a mapping name → report), each quantity is a list with one
+    value per network, None below that network's minimum input (see :func:`iter_sweep`)."""
     count = len(sizes) if isinstance(sizes, (Sizes, list, tuple)) else None
     if count is None:
         sizes = list(islice(sizes, MAX_SWEEP_LIST + 1))
@@ -376,15 +477,31 @@ def sweep(report, sizes, channels: int | None = None, quantities=SWEEP_QUANTITIE
     return list(iter_sweep(report, sizes, channels, quantities, aspect))
 
 
-def format_sweep(report, points: Iterable[dict], fmt: str = "table") -> Iterator[str]:
+SWEEP_FORMATS = ("table", "markdown", "csv", "json")
+
+
+def format_sweep(report, points: Iterable[dict], fmt: str = "table", metric: str = "macs",
+                 names: Sequence[str] | None = None) -> Iterator[str]:
     """The text of a sweep as the CLI writes it, in pieces (write each as it comes):
-    ``table``, ``csv`` (with activation bytes at the report's dtype) or ``json`` (one
-    object: dtype, bytes per element, points; written incrementally, the same text as
-    ``json.dumps``). ``points`` are those of :func:`iter_sweep` (read by columns, fast) or
-    any iterable of dicts with h, w, params, activations and macs."""
+    ``table``, ``markdown``, ``csv`` (with activation bytes at the report's dtype) or
+    ``json`` (one object: dtype, bytes per element, points; written incrementally, the
+    same text as ``json.dumps``). ``points`` are those of :func:`iter_sweep` (read by
+    columns, fast) or any iterable of dicts with h, w, params, activations and macs.
+
+    With several reports (a list, or a mapping name → report, as :func:`iter_sweep`
+    takes them) the text has one column per network, of ``metric`` (params, activations
+    or macs): see :func:`format_multi_sweep`."""
+    if fmt not in SWEEP_FORMATS:
+        raise SymCNNError(f"unknown sweep format {fmt!r}; one of {', '.join(SWEEP_FORMATS)}")
+    _, given = _reports(report)
+    if given is not None:
+        return format_multi_sweep(points, fmt, metric, names or getattr(points, "names", None)
+                                  or given)
+    return _format_single(report, points, fmt)
+
+
+def _format_single(report, points: Iterable[dict], fmt: str) -> Iterator[str]:
     size = report.bytes_per_element
-    if fmt not in ("table", "csv", "json"):
-        raise SymCNNError(f"unknown sweep format {fmt!r}; one of table, csv, json")
     keys = ("h", "w", *SWEEP_QUANTITIES)
     if isinstance(points, SweepPoints):
         if not set(keys) <= set(points.keys):
@@ -411,6 +528,16 @@ def format_sweep(report, points: Iterable[dict], fmt: str = "table") -> Iterator
                               [a * size for a in acts]))
         return
     from .formatting import human
+    if fmt == "markdown":
+        yield "| H | W | params | activations | MACs |\n|---:|---:|---:|---:|---:|\n"
+        count = 0
+        for hs, ws, params, acts, macs in chunks:
+            count += len(hs)
+            yield "".join(map("| {} | {} | {:,} | {:,} | {:,} ({}) |\n".format, hs, ws,
+                              params, acts, macs, map(human, macs)))
+        yield (f"\n{count:,} sizes; per image; 1 MAC = 2 FLOPs; sizes below the network's "
+               "minimum input are left out.\n")
+        return
     yield f"{'H':>6} {'W':>6} {'params':>16} {'activations':>16} {'MACs':>22}\n"
     count = 0
     for hs, ws, params, acts, macs in chunks:
@@ -419,6 +546,107 @@ def format_sweep(report, points: Iterable[dict], fmt: str = "table") -> Iterator
                           params, acts, macs, map(human, macs)))
     yield (f"{count:,} sizes; per image; 1 MAC = 2 FLOPs; sizes below the network's "
            "minimum input are left out.\n")
+
+
+_METRIC_NAMES = {"params": "params", "activations": "activations (elements)",
+                 "macs": "MACs (1 MAC = 2 FLOPs)"}
+MISSING = "—"  # a size below that network's minimum input (table, Markdown)
+
+
+def unique_names(names: Sequence[str]) -> list[str]:
+    """The column names, a repeated one numbered: resnet18, resnet18 (2)."""
+    seen: dict[str, int] = {}
+    out = []
+    for n in map(str, names):
+        seen[n] = seen.get(n, 0) + 1
+        out.append(n if seen[n] == 1 else f"{n} ({seen[n]})")
+    return out
+
+
+def format_multi_sweep(points: Iterable[dict], fmt: str, metric: str,
+                       names: Sequence[str]) -> Iterator[str]:
+    """A sweep of several networks as text, one column of ``metric`` per network (in the
+    order of ``names``): ``table`` and ``markdown`` show "—" where the size is below that
+    network's minimum input, ``csv`` an empty cell (header ``h,w,NAME,…``; the metric is
+    the one asked for), ``json`` null (``{"metric", "networks", "points": [{"h", "w",
+    "values": […]}]}``). Values are exact integers, per image."""
+    if fmt not in SWEEP_FORMATS:
+        raise SymCNNError(f"unknown sweep format {fmt!r}; one of {', '.join(SWEEP_FORMATS)}")
+    if metric not in SWEEP_QUANTITIES:
+        raise SymCNNError(f"unknown sweep metric {metric!r}; one of "
+                          f"{', '.join(SWEEP_QUANTITIES)}")
+    names = unique_names(names)
+    if isinstance(points, SweepPoints):
+        if metric not in points.keys:
+            raise SymCNNError(f"this sweep has no {metric} (it has "
+                              f"{', '.join(points.keys[2:])})")
+        at = points.keys.index(metric)
+        chunks = ((c[0], c[1], c[at]) for c in points.columns())
+    else:
+        chunks = _as_columns(points, ("h", "w", metric))
+    return _multi_text(chunks, fmt, metric, names)
+
+
+def _multi_text(chunks, fmt: str, metric: str, names: list[str]) -> Iterator[str]:
+    from .formatting import human
+    k = len(names)
+
+    def values(row) -> list:
+        if not isinstance(row, (list, tuple)) or len(row) != k:
+            raise SymCNNError(f"a point of a sweep of {k} networks has {k} values per "
+                              f"quantity; got {row!r:.60}")
+        return row
+
+    note = (f"{{:,}} sizes; {_METRIC_NAMES[metric]} per image; {MISSING}: below that "
+            "network's minimum input (sizes no network takes are left out).\n")
+    if fmt == "json":
+        yield json.dumps({"metric": metric, "networks": names})[:-1] + ', "points": ['
+        sep = ""
+        for hs, ws, vs in chunks:
+            yield sep + ", ".join(
+                f'{{"h": {h}, "w": {w}, "values": {json.dumps(values(v))}}}'
+                for h, w, v in zip(hs, ws, vs))
+            sep = ", " if hs else sep
+        yield "]}\n"
+        return
+    if fmt == "csv":
+        import csv
+        import io
+        buf = io.StringIO()
+        out = csv.writer(buf, lineterminator="\n")
+        out.writerow(["h", "w", *names])
+        yield buf.getvalue()
+        for hs, ws, vs in chunks:
+            buf.seek(0)
+            buf.truncate()
+            out.writerows([h, w, *("" if x is None else x for x in values(v))]
+                          for h, w, v in zip(hs, ws, vs))
+            yield buf.getvalue()
+        return
+
+    def cell(x) -> str:
+        return MISSING if x is None else f"{x:,}" + (f" ({human(x)})" if x >= 1000 else "")
+
+    count = 0
+    if fmt == "markdown":
+        def md(t: str) -> str:
+            return t.replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ")
+        yield "| H | W | " + " | ".join(map(md, names)) + " |\n" + \
+            "|---:|---:|" + "---:|" * k + "\n"
+        for hs, ws, vs in chunks:
+            count += len(hs)
+            yield "".join(f"| {h} | {w} | " + " | ".join(map(cell, values(v))) + " |\n"
+                          for h, w, v in zip(hs, ws, vs))
+        yield "\n" + note.format(count)
+        return
+    widths = [max(len(n), 24) for n in names]
+    yield f"{'H':>6} {'W':>6}" + "".join(f"  {n:>{w}}" for n, w in zip(names, widths)) + "\n"
+    for hs, ws, vs in chunks:
+        count += len(hs)
+        yield "".join(f"{h:>6} {w:>6}" + "".join(
+            f"  {cell(x):>{wd}}" for x, wd in zip(values(v), widths)) + "\n"
+            for h, w, v in zip(hs, ws, vs))
+    yield note.format(count)
 
 
 def _as_columns(points: Iterable[dict], keys) -> Iterator[tuple[list, ...]]:
