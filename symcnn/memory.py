@@ -19,7 +19,9 @@ buffers left out, as PyTorch 2.14 saves them (checked on the meta device with
   (for float16/bfloat16 inputs batch and layer norm keep float32 statistics on CUDA,
   statistics in the input's dtype otherwise);
 - relu, sigmoid, tanh, softmax: their output; relu6, silu, gelu, hardswish, hardsigmoid:
-  their input (in place, as torchvision runs them: a clone of it — the same bytes);
+  their input (in place, ``silu_``: a clone of it — the same bytes; an in-place layer's
+  output is its input's storage, an in-place sum ``add_(…)`` is a new storage here, as
+  nothing saved depends on it);
 - dropout (train): a mask of the input's size, in the input's dtype on the CPU and meta,
   bool (1 B) on CUDA;
 - se(q): its input, the pooled C, the squeezed q and the gate's C values;
@@ -456,8 +458,9 @@ class _Live:
 
 class _Inference:
     """An eval-mode no_grad forward of the network as symcnn.torch.to_torch builds it:
-    nn.Sequential blocks (a block's or repeat's input lives until it returns), branches
-    whose outputs live until their merge returns, heads whose outputs live to the end."""
+    nn.Sequential blocks (a block's input lives until it returns; a repeat's copies run in
+    the sequence around them), branches whose outputs live until their merge returns, heads
+    whose outputs live to the end; in-place layers and sums allocate nothing."""
 
     def __init__(self, items, rows, dtype: str, device: str, batch: int, base: int) -> None:
         self.rows, self.at = _copies(list(rows[1:])), 0
