@@ -129,13 +129,13 @@ def test_deeplabv3_reads_with_image_pooling_and_lraspp_with_a_product():
     text = str(from_torch(build("deeplabv3_resnet50")))
     assert "| gap conv1-256nb bn relu bilinear-branch)" in text
     text = str(from_torch(build("lraspp_mobilenet_v3_large")))
-    assert "mul(conv1-128nb bn relu | gap conv1-128nb sigmoid) bilinear-branch conv1-21)" in text
+    assert "mul(conv1-128nb bn relu_ | gap conv1-128nb sigmoid) bilinear-branch conv1-21)" in text
 
 
 def test_shufflenet_reads_as_split_and_shuffle():
     text = str(from_torch(build("shufflenet_v2_x1_0")))
-    assert "def invertedresidual_2(a) = (split( | conv1-anb bn relu dw3nb bn conv1-anb bn " \
-        "relu) shuffle)" in text
+    assert "def invertedresidual_2(a) = (split( | conv1-anb bn relu_ dw3nb bn conv1-anb bn " \
+        "relu_) shuffle)" in text
     assert "invertedresidual(116) invertedresidual_2(116)x7  # stage3" in text
 
 
@@ -215,13 +215,13 @@ def test_resnet50_reads_as_blocks():
 
 def test_densenet_blocks_repeat_their_layers():
     text = str(from_torch(build("densenet121")))
-    assert "def denseblock(a) = (cat( | bn relu conv1-128nb bn relu conv3-32nb)xa)" in text
+    assert "def denseblock(a) = (cat( | bn relu_ conv1-128nb bn relu_ conv3-32nb)xa)" in text
     assert "denseblock(6) transition(128) denseblock(12)" in text
 
 
 def test_inception_aux_head_is_imported_as_aux():
     text = str(from_torch(build("inception_v3")))
-    assert "aux(avgpool5/3 conv1-128nb bn relu conv5-768p0nb bn relu gap fc1000)" in text
+    assert "aux(avgpool5/3 conv1-128nb bn relu_ conv5-768p0nb bn relu_ gap fc1000)" in text
     assert "# AuxLogits" in text
 
 
