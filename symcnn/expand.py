@@ -17,8 +17,8 @@ import sympy
 
 from .dims import size_symbol, to_expr
 from .errors import NotationError
-from .layers import (FC, SE, AdaptiveAvgPool, Block, Branches, Call, ChannelPad, Conv,
-                     Definition, GroupNorm, Item, Network, Pool, Repeat, TransposedConv,
+from .layers import (FC, SE, AdaptiveAvgPool, Block, Branches, Call, ChannelPad, Conv, Crop,
+                     Definition, Elementwise, GroupNorm, Item, Network, Pool, Repeat, TransposedConv,
                      Upsample, value_text)
 from .notation import (INCOMING, MAX_NESTING, MAX_ROWS, MAX_VALUE, ROUNDING_HINT, no_gc,
                        number_text, width_symbol)
@@ -321,6 +321,34 @@ def expand(network: Network) -> tuple[Item, ...]:
     """The network's items with every call expanded and every value checked."""
     try:
         with no_gc():
-            return _Expander(network.defs).items(network.items, {}, ())
+            items = _Expander(network.defs).items(network.items, {}, ())
+        _check_in_place(items, True)
+        return items
     except NotationError as e:
         raise e.located(network.source) from None
+
+
+def _check_in_place(items, on_input: bool) -> bool:
+    """Refuse an in-place layer (relu_) on the network's input, which it would overwrite;
+    ``on_input``: the tensor reaching ``items`` is the input's storage (the input itself,
+    a crop or split slice of it, or an eval-mode dropout of it). Returns the same for the
+    items' output."""
+    for item in items:
+        if isinstance(item, Repeat):
+            if item.count:
+                on_input = _check_in_place(item.body, on_input)
+        elif isinstance(item, Block):
+            on_input = _check_in_place(item.items, on_input)
+        elif isinstance(item, Branches):
+            ends = [_check_in_place(b, on_input) for b in item.branches]
+            if item.op not in ("aux", "head"):
+                on_input = item.inplace and ends[0]
+        elif isinstance(item, Elementwise) and item.inplace and on_input:
+            raise NotationError(f"{item} runs in place on the network's input, which it "
+                                f"would overwrite (PyTorch refuses it where the input needs "
+                                f"grad); write {item.kind} there", line=item.line,
+                                column=item.column, width=len(str(item)))
+        elif not (isinstance(item, Crop) or
+                  (isinstance(item, Elementwise) and item.kind == "dropout")):
+            on_input = False
+    return on_input

@@ -19,13 +19,16 @@ from sympy.printing.str import StrPrinter
 __all__ = ["Conv", "TransposedConv", "Upsample", "Crop", "Pool", "AdaptiveAvgPool", "FC", "BatchNorm", "LayerNorm", "Scale",
            "GroupNorm", "PReLU", "ChannelPad", "Elementwise", "SE",
            "Repeat", "Branches", "Call", "Block", "Definition", "InputSpec", "Network",
-           "Layer", "Item", "ACTIVATIONS", "value_text", "decimal_text"]
+           "Layer", "Item", "ACTIVATIONS", "IN_PLACE", "value_text", "decimal_text"]
 
 Value = Union[int, sympy.Expr]
 Pair = tuple[Value, Value]
 # Shape-preserving layers without parameters (canonical names; swish is silu).
 ACTIVATIONS = ("relu", "relu6", "silu", "sigmoid", "hardswish", "hardsigmoid", "gelu", "tanh",
                "dropout", "softmax", "lrn", "shuffle")  # shuffle: 2-group channel shuffle
+# The ones PyTorch runs in place (relu_: nn.ReLU(inplace=True), F.relu_, …): written with a
+# trailing underscore, PyTorch's own sign for an op that writes into its input.
+IN_PLACE = ("relu", "relu6", "silu", "sigmoid", "hardswish", "hardsigmoid", "tanh", "dropout")
 
 
 def _pos() -> int:
@@ -363,13 +366,16 @@ class ChannelPad:
 
 @dataclass(frozen=True)
 class Elementwise:
-    """A shape-preserving layer without parameters (see ACTIVATIONS)."""
+    """A shape-preserving layer without parameters (see ACTIVATIONS). ``inplace`` (``relu_``):
+    it writes its output into its input's storage (one of IN_PLACE); that changes memory
+    only, never a shape, a parameter or a MAC."""
     kind: str
     line: int = _pos()
     column: int = _pos()
+    inplace: bool = False
 
     def __str__(self) -> str:
-        return self.kind
+        return self.kind + ("_" if self.inplace else "")
 
 
 @dataclass(frozen=True)
@@ -420,14 +426,17 @@ class Branches:
     inference (no MACs, no activations) and the main path goes on with its input.
     "head" is a head that runs and whose output is kept beside the main path (FCN's and
     DeepLabV3's aux classifier, a second output): everything counts, and the main path
-    goes on with its input."""
+    goes on with its input.
+    ``inplace`` (``add_(…)``, ``res_(…)``; adds only): the sum is written into the first
+    branch's output, as ``out += identity`` (ResNet's blocks): no new storage; memory only."""
     op: str
     branches: tuple[tuple["Item", ...], ...]
     line: int = _pos()
     column: int = _pos()
+    inplace: bool = False
 
     def __str__(self) -> str:
-        return f"{self.op}(" + " | ".join(" ".join(map(str, b)) for b in self.branches) + ")"
+        return f"{self.op}{'_' if self.inplace else ''}(" + " | ".join(" ".join(map(str, b)) for b in self.branches) + ")"
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,9 @@ buffers left out, as PyTorch 2.14 saves them (checked on the meta device with
   (for float16/bfloat16 inputs batch and layer norm keep float32 statistics on CUDA,
   statistics in the input's dtype otherwise);
 - relu, sigmoid, tanh, softmax: their output; relu6, silu, gelu, hardswish, hardsigmoid:
-  their input (in place, as torchvision runs them: a clone of it — the same bytes);
+  their input (in place, ``silu_``: a clone of it — the same bytes; an in-place layer's
+  output is its input's storage, an in-place sum ``add_(…)`` is a new storage here, as
+  nothing saved depends on it);
 - dropout (train): a mask of the input's size, in the input's dtype on the CPU and meta,
   bool (1 B) on CUDA;
 - se(q): its input, the pooled C, the squeezed q and the gate's C values;
@@ -227,8 +229,9 @@ def _layer(row, kind, x: Tensor, itemsize, dtype, device) -> Node:
     elems = _elems(row.out)
     params = bool(row.weight_factors) or kind in ("scale", "prelu")
     grad = x.grad or params
-    if kind == "crop":
-        out = Tensor(x.storage, elems, x.grad)
+    inplace = getattr(row.layer, "inplace", False)
+    if kind == "crop" or inplace:  # a view; an in-place layer writes into its input
+        out = Tensor(x.storage, elems, grad)
     else:
         out = Tensor(Storage(elems, itemsize, what=kind), elems, grad)
     node = Node(row, [x], out)
@@ -262,8 +265,8 @@ def _layer(row, kind, x: Tensor, itemsize, dtype, device) -> Node:
         pass
     elif kind in _SAVES_OUTPUT:
         s.append(out.storage)
-    elif kind in _SAVES_INPUT:
-        s.append(x.storage)
+    elif kind in _SAVES_INPUT:  # in place: a clone of the input, as it is overwritten
+        s.append(Storage(elems, itemsize, True, f"{kind} input") if inplace else x.storage)
     elif kind == "dropout":
         mask = Storage(elems, 1 if device == "cuda" else itemsize, True, "dropout mask")
         s.append(mask)
@@ -455,8 +458,9 @@ class _Live:
 
 class _Inference:
     """An eval-mode no_grad forward of the network as symcnn.torch.to_torch builds it:
-    nn.Sequential blocks (a block's or repeat's input lives until it returns), branches
-    whose outputs live until their merge returns, heads whose outputs live to the end."""
+    nn.Sequential blocks (a block's input lives until it returns; a repeat's copies run in
+    the sequence around them), branches whose outputs live until their merge returns, heads
+    whose outputs live to the end; in-place layers and sums allocate nothing."""
 
     def __init__(self, items, rows, dtype: str, device: str, batch: int, base: int) -> None:
         self.rows, self.at = _copies(list(rows[1:])), 0
@@ -477,20 +481,17 @@ class _Inference:
         return self.live.peak
 
     def sequence(self, items, x: Storage) -> Storage:
-        """nn.Sequential.forward: ``for m in self: x = m(x)``; returns a new reference."""
+        """nn.Sequential.forward: ``for m in self: x = m(x)``; returns a new reference.
+        A repeat's copies run in the sequence it sits in, as if written out."""
         cur = self.live.ref(x)
-        for item in items:
+        for item in _spliced(items):
             out = self.item(item, cur)
             self.live.unref(cur)
             cur = out
         return cur
 
     def item(self, item, x: Storage) -> Storage:
-        from .layers import Block, Branches, Repeat
-        if isinstance(item, Repeat):
-            copies = [item.body[0] if len(item.body) == 1 else Block("", item.body)
-                      for _ in range(item.count)]
-            return self.sequence(copies, x)
+        from .layers import Block, Branches
         if isinstance(item, Block):
             return self.sequence(item.items, x)
         if isinstance(item, Branches):
@@ -540,6 +541,11 @@ class _Inference:
             outs[i] = self.sequence(item.branches[i], x)  # split: views of x
         self.at = at
         row = self.next()
+        if item.inplace:  # out += b (+= c …): the sum is the first branch's storage
+            out = live.ref(outs[0])
+            for o in outs:
+                live.unref(o)
+            return out
         out = self.new(_elems(row.out))
         if item.op in ("add", "mul") and n > 2:
             acc = None
@@ -560,8 +566,8 @@ class _Inference:
         live, kind = self.live, _kind(row)
         elems = _elems(row.out)
         c = row.out[2]
-        if kind in ("dropout",):
-            return live.ref(x)  # eval: the identity
+        if kind in ("dropout",) or getattr(row.layer, "inplace", False):
+            return live.ref(x)  # eval: the identity; in place: written into x
         if kind == "crop":
             return live.ref(x)  # a view
         out = self.new(elems)
@@ -604,6 +610,18 @@ class _Inference:
 
 class _NotSimulated(SymCNNError):
     pass
+
+
+def _spliced(items):
+    """``items`` with every repeat replaced by its copies' items, in order (a repeat is a
+    run of layers in the sequence it sits in, not a sequence of its own)."""
+    from .layers import Repeat
+    for item in items:
+        if isinstance(item, Repeat):
+            for _ in range(item.count):
+                yield from _spliced(item.body)
+        else:
+            yield item
 
 
 def _row_count(items) -> int:

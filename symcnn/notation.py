@@ -27,7 +27,8 @@ from .dims import MAX_INPUT, size_symbol
 from .errors import NotationError
 from .layers import (FC, SE, AdaptiveAvgPool, BatchNorm, Branches, Call, ChannelPad, Conv, Crop,
                      Definition, Elementwise, GroupNorm, InputSpec, Item, LayerNorm, Network,
-                     Pool, PReLU, Repeat, Scale, TransposedConv, Upsample, decimal_text)
+                     Pool, PReLU, Repeat, Scale, TransposedConv, Upsample, decimal_text,
+                     IN_PLACE)
 
 __all__ = ["parse", "parse_input", "make_divisible", "FUNCTIONS", "INCOMING", "MAX_VALUE",
            "MAX_NESTING", "MAX_ROWS"]
@@ -239,6 +240,7 @@ def _network(text: str, statements: list) -> Network:
 # ---------------------------------------------------------------- tree → layer records
 
 _BUILTIN_BLOCKS = {"res", "add", "cat", "aux", "split", "mul", "head"}
+_IN_PLACE_BLOCKS = {"res_", "add_"}  # the sum written into the first branch (out += identity)
 _BUILTIN_CALLS = {"se"}
 MAX_NAME = 64  # characters in a definition or width name
 MAX_EXPR_SIZE = 64  # names, numbers and operations of an expression in braces
@@ -619,7 +621,14 @@ class _Builder(Transformer_NonRecursive):
 
     def act(self, meta, toks):
         kind = toks[0].lower().replace("-", "")
-        return Elementwise("silu" if kind == "swish" else kind, meta.line, meta.column)
+        inplace = kind.endswith("_")
+        kind = kind.rstrip("_")
+        kind = "silu" if kind == "swish" else kind
+        if inplace and kind not in IN_PLACE:
+            raise NotationError(f"{kind} has no in-place form ({kind}_): PyTorch runs in "
+                                f"place only {', '.join(IN_PLACE)}", line=meta.line,
+                                column=meta.column, width=len(toks[0]))
+        return Elementwise(kind, meta.line, meta.column, inplace)
 
     # structure ---------------------------------------------------------------------
     def group(self, meta, children):
@@ -634,10 +643,17 @@ class _Builder(Transformer_NonRecursive):
 
     def call(self, meta, ch):
         name = str(ch[0])[:-1]
+        inplace = name in _IN_PLACE_BLOCKS
+        name = name.rstrip("_") if inplace else name
         rest = ch[1:]
         branches = [c[1] for c in rest if isinstance(c, tuple) and c[0] == "branch"]
         args = [c for c in rest if not (isinstance(c, tuple) and c[0] == "branch")]
-        where = dict(line=meta.line, column=meta.column, width=len(name) + 1)
+        where = dict(line=meta.line, column=meta.column, width=len(name) + 1 + inplace)
+        if inplace and branches and not branches[0]:
+            raise NotationError(f"{name}_(…) writes the sum into its first branch's output, "
+                                f"but the first branch is the identity: it would overwrite "
+                                f"the merge's input; put the identity last ({name}_(body | ))",
+                                **where)
         if name in _BUILTIN_BLOCKS:
             if args:
                 raise NotationError(f"{name}(…) takes layers, e.g. {name}(conv3-64 bn)", **where)
@@ -658,7 +674,8 @@ class _Builder(Transformer_NonRecursive):
                                         **where)
                 branches = branches + [_Group(())] * (2 - len(branches))
             block = Branches(name if name not in ("res",) else "add",
-                             tuple(tuple(b) for b in branches), meta.line, meta.column)
+                             tuple(tuple(b) for b in branches), meta.line, meta.column,
+                             inplace)
             self._depths[id(block)] = 1 + max(map(self._nest, branches), default=0)
             self._check_depth(block, meta)
             return block
@@ -688,7 +705,7 @@ class _Builder(Transformer_NonRecursive):
         params = tuple(c for c in ch[1:-1])
         body = ch[-1]
         body = tuple(body) if isinstance(body, _Group) else (body,)
-        if name in _BUILTIN_BLOCKS | _BUILTIN_CALLS:
+        if name in _BUILTIN_BLOCKS | _BUILTIN_CALLS | _IN_PLACE_BLOCKS:
             raise NotationError(f"'{name}' is built in; choose another name",
                                 line=meta.line, column=meta.column)
         names = [p for p, _ in params]

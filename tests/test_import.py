@@ -129,13 +129,13 @@ def test_deeplabv3_reads_with_image_pooling_and_lraspp_with_a_product():
     text = str(from_torch(build("deeplabv3_resnet50")))
     assert "| gap conv1-256nb bn relu bilinear-branch)" in text
     text = str(from_torch(build("lraspp_mobilenet_v3_large")))
-    assert "mul(conv1-128nb bn relu | gap conv1-128nb sigmoid) bilinear-branch conv1-21)" in text
+    assert "mul(conv1-128nb bn relu_ | gap conv1-128nb sigmoid) bilinear-branch conv1-21)" in text
 
 
 def test_shufflenet_reads_as_split_and_shuffle():
     text = str(from_torch(build("shufflenet_v2_x1_0")))
-    assert "def invertedresidual_2(a) = (split( | conv1-anb bn relu dw3nb bn conv1-anb bn " \
-        "relu) shuffle)" in text
+    assert "def invertedresidual_2(a) = (split( | conv1-anb bn relu_ dw3nb bn conv1-anb bn " \
+        "relu_) shuffle)" in text
     assert "invertedresidual(116) invertedresidual_2(116)x7  # stage3" in text
 
 
@@ -215,13 +215,13 @@ def test_resnet50_reads_as_blocks():
 
 def test_densenet_blocks_repeat_their_layers():
     text = str(from_torch(build("densenet121")))
-    assert "def denseblock(a) = (cat( | bn relu conv1-128nb bn relu conv3-32nb)xa)" in text
+    assert "def denseblock(a) = (cat( | bn relu_ conv1-128nb bn relu_ conv3-32nb)xa)" in text
     assert "denseblock(6) transition(128) denseblock(12)" in text
 
 
 def test_inception_aux_head_is_imported_as_aux():
     text = str(from_torch(build("inception_v3")))
-    assert "aux(avgpool5/3 conv1-128nb bn relu conv5-768p0nb bn relu gap fc1000)" in text
+    assert "aux(avgpool5/3 conv1-128nb bn relu_ conv5-768p0nb bn relu_ gap fc1000)" in text
     assert "# AuxLogits" in text
 
 
@@ -547,3 +547,70 @@ def test_cifar_resnets_match_torch_and_the_paper(depth, paper):
         assert result.ok, result
     params = symcnn.analyze(f"cifar_resnet{depth}").totals["params"]
     assert round(params / 1e6, 2 if depth < 110 else 1) == paper / 1e6
+
+
+# ------------------------------------------------------------------ in place
+
+class _InPlaceForms(nn.Module if torch is not None else object):
+    """Every way torch code writes an in-place activation or add."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.c1, self.c2, self.c3 = (nn.Conv2d(8, 8, 3, padding=1) for _ in range(3))
+        self.relu, self.silu = nn.ReLU(inplace=True), nn.SiLU(inplace=True)
+        self.relu6, self.hs = nn.ReLU6(inplace=True), nn.Hardswish(inplace=True)
+        self.drop = nn.Dropout(0.2, inplace=True)
+        self.stem = nn.Conv2d(3, 8, 1)
+
+    def forward(self, x):
+        x = self.stem(x)
+        x = F.relu(x, inplace=True)
+        x = self.relu(self.c1(x))
+        x = F.relu_(x)
+        x = x.relu_()
+        out = self.silu(self.c2(x))
+        out += x                                  # torch.fx records this as +: read as +=
+        out = self.relu6(out)
+        y = self.hs(self.c3(out))
+        y = y.add_(out)
+        y = F.silu(y, inplace=True)
+        y = F.hardtanh(y, 0.0, 6.0, True)
+        y = self.drop(y)
+        return y.sigmoid_() + F.relu(y)
+
+
+def test_in_place_forms_import_as_underscores():
+    text = str(from_torch(_InPlaceForms(), "8x8x3"))
+    body = " ".join(line.split("  #")[0] for line in text.splitlines()[1:])
+    assert "conv1-8 relu_ conv3-8 relu_ relu_x2 add_(conv3-8 silu_ | ) relu6_ " \
+        "add_(conv3-8 hardswish_ | ) silu_ relu6_ dropout_ add(sigmoid_ | relu)" in body
+
+
+def test_an_add_into_the_fork_itself_is_refused():
+    class IntoInput(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.stem, self.conv = nn.Conv2d(3, 4, 1), nn.Conv2d(4, 4, 1)
+
+        def forward(self, x):
+            x = self.stem(x)
+            x += self.conv(x)
+            return x
+    with pytest.raises(symcnn.SymCNNError, match="in-place add into the tensor its branches"):
+        from_torch(IntoInput(), "8x8x3")
+
+
+def test_resnet_blocks_read_in_place():
+    text = str(from_torch(build("resnet18")))
+    assert "def basicblock(a) = (add_(conv3-anb bn relu_ conv3-anb bn | ) relu_)" in text
+    text = str(from_torch(build("mobilenet_v2")))
+    assert "add(" in text and "add_(" not in text and "relu6_" in text  # x + conv(x)
+
+
+def test_to_torch_in_place_round_trips():
+    net = "input 16x16x3\nconv3-8 relu_ res_(conv3-8 bn relu_ conv3-8 bn | conv1-8 bn) " \
+          "relu_ sigmoid_ dropout_ gap fc4"
+    back = from_torch(to_torch(net))
+    items = " ".join(line.split("  #")[0] for line in str(back).splitlines()[1:])
+    assert "add_(" in items and items.count("relu_") == 3 and "sigmoid_" in items \
+        and "dropout_" in items

@@ -154,7 +154,17 @@ INFERENCE = [  # (net, device, expected: params + buffers + input + what is aliv
     ("conv3-8 relu", "cuda", P8 + X + 2 * C8),              # an output beside its input
     ("conv3-8 relu conv1-8", "cuda", P8 + 72 * 4 + X + 2 * C8),  # the conv's map is freed
     ("conv3-8x2", "cuda", P8 + (9 * 8 * 8 + 8) * 4 + X + 2 * C8),
-    ("(conv3-8 relu)x2", "cuda", P8 + (9 * 8 * 8 + 8) * 4 + X + 3 * C8),  # copy input held
+    ("(conv3-8 relu)x2", "cuda", P8 + (9 * 8 * 8 + 8) * 4 + X + 2 * C8),  # copies: a run
+    ("conv3-8 (conv1-8 conv1-8)x1", "cuda", P8 + 2 * 72 * 4 + X + 2 * C8),  # as written out
+    ("def b() = (conv1-8 conv1-8)\nconv3-8 b()", "cuda",
+     P8 + 2 * 72 * 4 + X + 3 * C8),                       # a block holds its input
+    ("conv3-8 relu_", "cuda", P8 + X + C8),                # in place: no new map
+    ("conv3-8 bn relu_ sigmoid_ dropout_ silu_", "cpu", P8 + 16 * 4 + 2 * 8 * 4 + 8 + X + 2 * C8),
+    ("conv3-8 res_(conv1-8)", "cuda", P8 + 72 * 4 + X + 2 * C8),  # the sum into the branch
+    ("conv3-8 res_(conv1-8 relu_ | conv1-8) relu_", "cuda", P8 + 2 * 72 * 4 + X + 3 * C8),
+    ("conv3-8 add_(conv1-8 | conv1-8 | conv1-8)", "cuda", P8 + 3 * 72 * 4 + X + 4 * C8),
+    ("conv3-8 add(conv1-8 | conv1-8 | conv1-8)", "cuda",
+     P8 + 3 * 72 * 4 + X + 6 * C8),                       # + a partial sum and the sum
     ("conv3-8 pool2", "cuda", P8 + X + C8 + C8 // 4 + N * 64 * 8 * 8),  # + int64 indices
     ("conv3-8 bn", "cpu", P8 + 16 * 4 + 2 * 8 * 4 + 8 + X + 2 * C8),  # + running stats
     ("conv3-8 bn", "cuda", P8 + 16 * 4 + 2 * 8 * 4 + 8 + X + 2 * C8 + 2 * 8 * 4),

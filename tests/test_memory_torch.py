@@ -13,6 +13,7 @@ import os
 import pytest
 
 import symcnn
+import symcnn.expand
 from symcnn import zoo
 
 TORCH_REQUIRED = "torch is required in CI: pip install torch==2.13.0"
@@ -214,27 +215,127 @@ def test_every_zoo_file_peaks_as_its_torch_build(name):
         r.memory["inference_peak"]
 
 
-# torchvision's code where it nests and runs in place as the zoo files do: exact
-INFERENCE_EXACT = ["convnext_tiny", "efficientnet_b0", "googlenet", "lraspp_mobilenet_v3_large",
-                   "mnasnet1_0", "mobilenet_v2", "mobilenet_v3_large", "mobilenet_v3_small",
-                   "resnet18", "resnet34", "resnext101_32x8d", "shufflenet_v2_x1_0",
-                   "vgg11_bn"]
-# elsewhere (in-place ReLUs after convs without BN, torchvision's own nesting): the error
-INFERENCE_ERROR = {"resnet50": 3.9, "vgg16": 4.3, "densenet121": 1.5, "inception_v3": 4.0,
-                   "regnet_y_400mf": 3.7, "squeezenet1_1": 9.8, "fcn_resnet50": 20.6,
-                   "efficientnet_v2_s": 2.8}
+# torchvision code the notation cannot follow yet, and symcnn's error at the native size,
+# batch 2 (the bound these tests hold): DenseNet's _DenseBlock keeps a Python list of every
+# map and concatenates it anew in each layer; FCN's and DeepLabV3's forward keeps the
+# backbone's outputs in a dict and runs the aux head after the main classifier.
+INFERENCE_ERROR = {"densenet121": 7.6, "densenet161": 4.2, "densenet169": 5.2,
+                   "densenet201": 4.0, "fcn_resnet50": 11.7, "fcn_resnet101": 9.8,
+                   "deeplabv3_resnet50": 10.9, "deeplabv3_resnet101": 9.3,
+                   "deeplabv3_mobilenet_v3_large": 6.8}
+# everything else: exactly MemTracker's peak (the zoo files nest and run in place as
+# torchvision's code does)
+INFERENCE_EXACT = [n for n in TORCHVISION if n not in INFERENCE_ERROR]
 
 
-@pytest.mark.parametrize("name", INFERENCE_EXACT + sorted(INFERENCE_ERROR))
-def test_torchvision_inference_peak(name, _tv):
+def _tv_peak(name, h, w, device="meta"):
+    model = _torchvision(name) if device == "meta" else \
+        getattr(torchvision.models, name)(**({"init_weights": False} if name == "inception_v3"
+                                             else {}))
+    return _inference(model, torch.zeros(2, 3, h, w, device=device))
+
+
+@pytest.mark.parametrize("name", INFERENCE_EXACT)
+def test_torchvision_inference_peak_is_exact(name, _tv):
+    """Every torchvision model of the zoo, meta device, batch 2: at its native size and at
+    an odd, non-square 225×227."""
+    s = zoo.native_size(name)
+    for h, w in ((s, s), (225, 227)):
+        want = symcnn.analyze(name, (h, w, 3), batch=2).memory["inference_peak"]
+        assert _tv_peak(name, h, w) == want, (h, w)
+
+
+@pytest.mark.parametrize("name", ["resnet50", "vgg16", "regnet_y_400mf", "mobilenet_v3_large",
+                                  "efficientnet_v2_s", "convnext_tiny", "inception_v3",
+                                  "squeezenet1_1", "lraspp_mobilenet_v3_large"])
+def test_torchvision_inference_peak_at_160x240(name, _tv):
+    want = symcnn.analyze(name, (160, 240, 3), batch=2).memory["inference_peak"]
+    assert _tv_peak(name, 160, 240) == want
+
+
+@pytest.mark.parametrize("name, h, w", [("resnet18", 64, 64), ("squeezenet1_1", 97, 81),
+                                        ("mobilenet_v3_small", 64, 96),
+                                        ("shufflenet_v2_x0_5", 65, 65)])
+def test_torchvision_inference_peak_on_the_cpu(name, h, w, _tv):
+    """On the CPU, real allocations: the same bytes (CPU semantics: no batch norm stats)."""
+    want = symcnn.analyze(name, (h, w, 3), batch=2, device="cpu").memory["inference_peak"]
+    assert _tv_peak(name, h, w, "cpu") == want
+
+
+@pytest.mark.parametrize("name", sorted(INFERENCE_ERROR))
+def test_torchvision_inference_peak_where_the_notation_cannot_follow(name, _tv):
     size = _size(name)
     h = int(size.split("x")[0])
-    got = _inference(_torchvision(name), torch.zeros(2, 3, h, h, device="meta"))
+    got = _tv_peak(name, h, h)
     want = symcnn.analyze(name, size, batch=2).memory["inference_peak"]
-    if name in INFERENCE_EXACT:
-        assert want == got
-    else:
-        assert abs(want - got) / got * 100 <= INFERENCE_ERROR[name], (want, got)
+    assert want != got and abs(want - got) / got * 100 <= INFERENCE_ERROR[name], (want, got)
+
+
+@pytest.mark.parametrize("name", ["resnet50", "vgg16", "regnet_y_400mf", "efficientnet_b0",
+                                  "mobilenet_v2", "inception_v3", "squeezenet1_1",
+                                  "mnasnet0_5"])
+def test_imported_torchvision_model_peaks_as_measured(name, _tv):
+    """The importer reads torchvision's in-place modules and += adds as relu_ and add_(…):
+    the imported notation's figure is the measured peak."""
+    from symcnn.torch import from_torch
+    model = _torchvision(name)
+    s = zoo.native_size(name)
+    want = symcnn.analyze(from_torch(model), (s, s, 3), batch=2).memory["inference_peak"]
+    assert _inference(model, torch.zeros(2, 3, s, s, device="meta")) == want
+
+
+IN_PLACE_NETS = ["conv3-8 relu_ conv3-8", "conv3-8 silu_ conv3-8 bn relu6_ hardswish_ fc10",
+                 "conv3-8 bn hardsigmoid_ sigmoid_ tanh_ conv3-8 dropout_ gap fc4",
+                 "conv3-8 res_(conv3-8 bn relu_ conv3-8 bn) relu_",
+                 "conv3-8 res_(conv3-8 bn relu_ conv3-8 bn | conv1-8 bn) relu_ fc10 relu_",
+                 "conv3-8 add_(conv3-8 | conv1-8 | conv3-8 relu_) relu_",
+                 "conv3-8 pool2 relu_ conv3-8 (conv3-8 relu_)x2 res_(conv1-8)x2"]
+
+
+def _in_place_count(items) -> int:
+    """In-place layers and merges of expanded items, every repeat copy counted."""
+    from symcnn.layers import Block, Branches, Repeat
+    n = 0
+    for i in items:
+        if isinstance(i, Repeat):
+            n += i.count * _in_place_count(i.body)
+        elif isinstance(i, Block):
+            n += _in_place_count(i.items)
+        elif isinstance(i, Branches):
+            n += i.inplace + sum(_in_place_count(b) for b in i.branches)
+        else:
+            n += getattr(i, "inplace", False)
+    return n
+
+
+@pytest.mark.parametrize("net", IN_PLACE_NETS)
+def test_to_torch_builds_in_place_and_computes_the_same(net):
+    """relu_ → nn.ReLU(inplace=True) (sigmoid_/tanh_: the Tensor method), add_(…) → out += b;
+    the same values as the out-of-place build with the same weights; the same peaks."""
+    from symcnn.torch.building import InPlace, Merge
+    model = to_torch(net, "16x16x3")
+    plain = to_torch(net.replace("_", ""), "16x16x3")
+    plain.load_state_dict(model.state_dict())
+    marked = [m for m in model.modules() if getattr(m, "inplace", False)]
+    assert len(marked) + sum(isinstance(m, InPlace) for m in model.modules()) == \
+        _in_place_count(symcnn.expand.expand(symcnn.parse(net)))
+    assert all(not getattr(m, "inplace", False) for m in plain.modules())
+    x = torch.randn(2, 3, 16, 16)
+    with torch.no_grad():
+        assert torch.allclose(model(x.clone()), plain(x.clone()), atol=1e-6)
+    assert any(isinstance(m, Merge) and m.inplace for m in model.modules()) == ("add_" in net
+                                                                                 or "res_" in net)
+
+
+@pytest.mark.parametrize("device", ["meta", "cpu"])
+@pytest.mark.parametrize("net", IN_PLACE_NETS)
+def test_in_place_peaks_and_saves_exactly(net, device):
+    r = symcnn.analyze(net, "16x16x3", batch=2, device="cpu" if device == "cpu" else "cuda")
+    x = torch.zeros(2, 3, 16, 16, device=device)
+    assert _inference(to_torch(net, "16x16x3", device=device), x) == \
+        r.memory["inference_peak"]
+    saved = symcnn.analyze(net, "16x16x3", batch=2, device="cpu").memory["saved_for_backward"]
+    assert saved_bytes(to_torch(net, "16x16x3", device=device), x) == saved
 
 
 # symcnn's estimate against MemTracker's peak of a whole second training step (meta, batch 8,

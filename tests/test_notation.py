@@ -74,6 +74,14 @@ CS231N = ("CONV3-64 CONV3-64 POOL2 CONV3-128 CONV3-128 POOL2 CONV3-256 CONV3-256
     ("softmax", Elementwise("softmax")),
     ("soft-max", Elementwise("softmax")),
     ("LRN", Elementwise("lrn")),
+    ("relu_", Elementwise("relu", inplace=True)),
+    ("SWISH_", Elementwise("silu", inplace=True)),
+    ("relu6_", Elementwise("relu6", inplace=True)),
+    ("dropout_", Elementwise("dropout", inplace=True)),
+    ("relu_x2", Repeat((Elementwise("relu", inplace=True),), 2)),
+    ("res_(relu)", Branches("add", ((Elementwise("relu"),), ()), inplace=True)),
+    ("add_(relu | tanh_)", Branches("add", ((Elementwise("relu"),),
+                                            (Elementwise("tanh", inplace=True),)), inplace=True)),
     ("conv3-64x2", Repeat((Conv((3, 3), 64),), 2)),
     ("(conv3-64 relu)x2", Repeat((Conv((3, 3), 64), Elementwise("relu")), 2)),
     ("( conv3-64\n relu )x2", Repeat((Conv((3, 3), 64), Elementwise("relu")), 2)),
@@ -82,6 +90,43 @@ CS231N = ("CONV3-64 CONV3-64 POOL2 CONV3-128 CONV3-128 POOL2 CONV3-256 CONV3-256
 ])
 def test_layer_tokens(text, layer):
     assert symcnn.parse(text).items == (layer,)
+
+
+def test_in_place_is_part_of_equality_and_changes_memory_only():
+    """relu_ differs from relu as a record (so importer-vs-zoo comparisons see it), prints
+    back as written, and has the same shapes, params and MACs."""
+    a, b = symcnn.parse("conv3-8 relu res(conv3-8 relu)"), \
+        symcnn.parse("conv3-8 relu_ res_(conv3-8 relu_)")
+    assert a != b and str(b) == "conv3-8 relu_ add_(conv3-8 relu_ | )"
+    ra, rb = symcnn.analyze(a, "16x16x3"), symcnn.analyze(b, "16x16x3")
+    assert ra.totals == rb.totals and [r.out for r in ra.rows] == [r.out for r in rb.rows]
+    assert ra.memory["inference_peak"] > rb.memory["inference_peak"]
+
+
+@pytest.mark.parametrize("text, message, column", [
+    ("conv3-8 gelu_", "gelu has no in-place form", 9),
+    ("conv3-8 softmax_", "softmax has no in-place form", 9),
+    ("conv3-8 shuffle_", "shuffle has no in-place form", 9),
+    ("conv3-8 res_( | conv3-8)", "the first branch is the identity", 9),
+    ("conv3-8 add_( | conv3-8)", "the first branch is the identity", 9),
+    ("relu_ conv3-8", "runs in place on the network's input", 1),
+    ("dropout relu_", "runs in place on the network's input", 9),
+    ("crop relu_", "runs in place on the network's input", 6),
+    ("add(conv3-8 | relu_)", "runs in place on the network's input", 15),
+    ("split(relu_ | conv1-2)", "runs in place on the network's input", 7),
+    ("def f() = (sigmoid_ conv3-8)\nf()", "runs in place on the network's input", 12),
+    ("def res_(a) = (relu)", "'res_' is built in", 1),
+])
+def test_in_place_errors(text, message, column):
+    with pytest.raises(symcnn.NotationError, match=message) as e:
+        symcnn.analyze(text, "16x16x4")
+    assert e.value.column == column
+
+
+def test_in_place_after_a_layer_with_its_own_output_is_fine():
+    for text in ("conv3-8 relu_", "pool2 relu_", "add(conv1-4 | ) relu_", "res_(conv1-4) relu_",
+                 "add(relu | conv1-4 relu_)"):
+        symcnn.analyze(text, "16x16x4")
 
 
 def test_default_padding_is_half_the_kernel():

@@ -10,10 +10,13 @@ The modules follow the conventions symcnn counts with (see :mod:`symcnn.shapes`)
 - ``fc``: flatten, ``Linear`` (with bias), reshape to (N, units, 1, 1) so outputs stay NCHW;
 - ``bn``: ``BatchNorm2d``; ``gnG``: ``GroupNorm(G, C)``; ``prelu``: ``PReLU(C)``; ``padN``:
   :class:`ChannelPad` (zeros appended to N channels); activations: ReLU, ReLU6, SiLU, Sigmoid, Hardswish, Hardsigmoid,
-  GELU, Tanh, Dropout (eval), Softmax over channels, LocalResponseNorm(5);
+  GELU, Tanh, Dropout (eval), Softmax over channels, LocalResponseNorm(5); ``relu_`` and
+  the other in-place forms: the module with ``inplace=True`` (``sigmoid_``, ``tanh_``:
+  :class:`InPlace`, the Tensor method);
 - ``se(q)``: x · sigmoid(conv1x1(relu(conv1x1(avgpool(x, 1))))), both 1×1 convs with bias;
 - ``add(…)``/``cat(…)``/``res(…)``: every branch on the same input (an empty branch is the
-  identity), then a :class:`Merge` that sums or concatenates channels; ``split(…)``: branch
+  identity), then a :class:`Merge` that sums or concatenates channels (``add_``/``res_``:
+  ``out += b`` into the first branch's output); ``split(…)``: branch
   i on the i-th of n equal channel slices (``chunk``), then concatenated;
 - ``shuffle``: :class:`ChannelShuffle` in 2 groups (view, transpose, contiguous copy);
 - ``aux(…)``: an :class:`AuxHead`, built (its params count) but not run at inference;
@@ -26,7 +29,9 @@ The modules follow the conventions symcnn counts with (see :mod:`symcnn.shapes`)
   time (``x.shape[-2:]``, as torchvision writes it); ``crop``: :class:`CenterCrop` of the
   branch to the size of the merge's first branch without a crop;
 - ``mul(…)``: the branches' outputs multiplied element-wise (broadcast);
-- a repeat is expanded into its copies; a call's block is an ``nn.Sequential`` with a label.
+- a repeat is expanded into its copies, which join the sequence the repeat sits in; a
+  call's block is an ``nn.Sequential`` with a label (it holds its input until it returns,
+  as a Python ``forward`` does).
 
 Every module that stands for one row of ``symcnn.analyze(...).rows`` (a layer or a merge)
 carries the layer record in ``module.symcnn_layer`` (``"add"``/``"cat"`` for merges); run
@@ -60,7 +65,7 @@ from ..report import _network as _as_network
 
 __all__ = ["to_torch", "MAX_MODULES", "Net", "Merge", "Parallel", "AuxHead", "Head",
            "FullyConnected", "SqueezeExcitation", "ChannelShuffle", "ChannelPad",
-           "Interpolate", "CenterCrop", "CroppingBranch", "SizeOf"]
+           "Interpolate", "CenterCrop", "CroppingBranch", "SizeOf", "InPlace"]
 
 MAX_MODULES = 100_000  # layer modules a network may expand to in torch (one per copy)
 
@@ -122,15 +127,23 @@ class Sequence(nn.Sequential):
 
 
 class Merge(nn.Module):
-    """Sum (``"add"``) or channel concatenation (``"cat"``) of the branches' outputs."""
+    """Sum (``"add"``) or channel concatenation (``"cat"``) of the branches' outputs;
+    ``inplace`` (``add_(…)``): the sum written into the first one, ``out += b``."""
 
-    def __init__(self, op: str) -> None:
+    def __init__(self, op: str, inplace: bool = False) -> None:
         super().__init__()
         if op not in ("add", "cat", "split", "mul"):
             raise ValueError(f"unknown merge {op!r}")
-        self.op = op
+        if inplace and op != "add":
+            raise ValueError(f"a {op} does not run in place")
+        self.op, self.inplace = op, inplace
 
     def forward(self, xs: list) -> torch.Tensor:
+        if self.op == "add" and self.inplace:
+            out = xs[0]
+            for x in xs[1:]:
+                out += x
+            return out
         if self.op == "add":
             return functools.reduce(operator.add, xs)
         if self.op == "mul":
@@ -138,7 +151,7 @@ class Merge(nn.Module):
         return torch.cat(xs, dim=1)
 
     def extra_repr(self) -> str:
-        return self.op
+        return self.op + (", inplace" if self.inplace else "")
 
 
 class Parallel(nn.Module):
@@ -313,6 +326,21 @@ class SqueezeExcitation(nn.Module):
         return x * self.gate(self.fc2(self.relu(self.fc1(self.pool(x)))))
 
 
+class InPlace(nn.Module):
+    """``sigmoid_``/``tanh_``: the Tensor method that writes into its input (torch.nn's
+    Sigmoid and Tanh have no ``inplace``)."""
+
+    def __init__(self, method: str) -> None:
+        super().__init__()
+        self.method = method
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return getattr(x, self.method)()
+
+    def extra_repr(self) -> str:
+        return self.method
+
+
 _ELEMENTWISE = {
     "relu": nn.ReLU, "relu6": nn.ReLU6, "silu": nn.SiLU, "swish": nn.SiLU,
     "sigmoid": nn.Sigmoid, "hardswish": nn.Hardswish, "hardsigmoid": nn.Hardsigmoid,
@@ -370,6 +398,12 @@ def _layer_module(layer, c: int, h: int, w: int, sizes=None) -> nn.Module:
         return ChannelPad(layer.channels)
     if isinstance(layer, SE):
         return SqueezeExcitation(c, layer.squeeze)
+    if isinstance(layer, Elementwise) and layer.inplace:
+        if layer.kind in ("sigmoid", "tanh"):
+            return InPlace(f"{layer.kind}_")
+        if layer.kind == "dropout":
+            return nn.Dropout(0.5, inplace=True)
+        return _ELEMENTWISE[layer.kind](inplace=True)
     if isinstance(layer, Elementwise):
         return _ELEMENTWISE[layer.kind]()
     raise TypeError(f"not a layer record: {layer!r}")
@@ -483,19 +517,20 @@ class _Builder:
         self.forks: list[SizeOf] = []  # the enclosing merges' and heads' input sizes
 
     def items(self, items, x):
+        """The modules of ``items``; a repeat's copies join the sequence it sits in, as if
+        written out (so what stays alive is as in ``nn.Sequential(*blocks)``)."""
         modules = []
         for item in items:
+            if isinstance(item, Repeat):
+                for _ in range(item.count):
+                    body, x = self.items(item.body, x)
+                    modules += body
+                continue
             m, x = self.item(item, x)
             modules.append(m)
         return modules, x
 
     def item(self, item, x):
-        if isinstance(item, Repeat):
-            copies = []
-            for _ in range(item.count):
-                body, x = self.items(item.body, x)
-                copies.append(body[0] if len(body) == 1 else Sequence(body))
-            return Sequence(copies, f"×{item.count}"), x
         if isinstance(item, Block):
             body, x = self.items(item.items, x)
             return Sequence(body, item.label), x
@@ -549,7 +584,7 @@ class _Builder:
                 modules[i] = CroppingBranch(before, crop, after)
         finally:
             self.forks.pop()
-        merge = Merge(item.op)
+        merge = Merge(item.op, item.inplace)
         return Parallel(modules, merge, fork), self.tag(merge, item.op, outs, x.shape)
 
     def tag(self, module, layer, x, shape):

@@ -31,7 +31,8 @@ _NAMES = "aefijklmqrstuvwyz"  # not x (the repeat sign), nor option letters b d 
 def _record(e: Entry):
     if e.kind == "layer" or e.kind == "se":
         return e.layer
-    return Branches(e.kind, tuple(tuple(_record(x) for x in b) for b in e.branches))
+    return Branches(e.kind, tuple(tuple(_record(x) for x in b) for b in e.branches),
+                    inplace=e.kind == "add" and e.op.inplace)
 
 
 def _common(paths: list[str]) -> str:
@@ -105,7 +106,7 @@ def _split(rec):
             [rec.count] + [v for _, vs in parts for v in vs]
     if isinstance(rec, Branches):
         parts = [[_split(r) for r in b] for b in rec.branches]
-        skel = ("branches", rec.op, tuple(tuple(s for s, _ in b) for b in parts))
+        skel = ("branches", rec.op, rec.inplace, tuple(tuple(s for s, _ in b) for b in parts))
         return skel, [v for b in parts for _, vs in b for v in vs]
     slots = _SLOTS.get(type(rec), ())
     values, shape = [], []

@@ -261,6 +261,10 @@ class _Builder:
                                  "nest cannot be written in the notation)")
         order = [join.args.index(e) for e in ends]  # keep the join's operand order
         branches = [b for _, b in sorted(zip(order, branches), key=lambda t: t[0])]
+        if join.inplace and not branches[0]:
+            raise StructureError(f"{_at(join)}: an in-place add into the tensor its branches "
+                                 "fork from (x += f(x)); the notation's add_(…) writes into "
+                                 "its first branch's output, never into its input")
         if join.kind == "mul":
             return self.squeeze_excitation(fork, join, branches), join
         return Entry(join, branches, join.kind), join

@@ -26,9 +26,10 @@ from torch import nn
 from torch.nn import functional as F
 
 from ..errors import SymCNNError, UnmappedError
-from ..layers import (FC, AdaptiveAvgPool, BatchNorm, ChannelPad, Conv, Crop, Elementwise,
-                      GroupNorm, LayerNorm, Pool, PReLU, Scale, TransposedConv, Upsample)
-from .building import CenterCrop
+from ..layers import (FC, IN_PLACE, AdaptiveAvgPool, BatchNorm, ChannelPad, Conv, Crop,
+                      Elementwise, GroupNorm, LayerNorm, Pool, PReLU, Scale, TransposedConv,
+                      Upsample)
+from .building import CenterCrop, InPlace
 
 __all__ = ["Op", "Traced", "trace", "UnmappedError", "TraceFailed"]
 
@@ -56,6 +57,7 @@ class Op:
     users: list["Op"] = field(default_factory=list)
     name: str = ""
     size_of: "Op | None" = None  # an upsampling to this tensor's H×W, a crop to it
+    inplace: bool = False     # an add written into its first operand (out += identity)
 
 @dataclass
 class Traced:
@@ -76,6 +78,18 @@ class _Tracer(fx.Tracer):
     def is_leaf_module(self, m: nn.Module, qualname: str) -> bool:
         return isinstance(m, CenterCrop) or super().is_leaf_module(m, qualname)
 
+    def proxy(self, node: fx.Node) -> fx.Proxy:
+        return _Proxy(node, self)
+
+
+class _Proxy(fx.Proxy):
+    """torch.fx records ``out += identity`` as ``operator.add`` (its Proxy has no
+    ``__iadd__``, so Python falls back to ``+``); this one records ``operator.iadd``, so
+    the in-place residual adds of ResNet and EfficientNet read as ``add_(…)``."""
+
+    def __iadd__(self, other):
+        return self.tracer.create_proxy("call_function", operator.iadd, (self, other), {})
+
 
 _ACT_MODULES = [(nn.ReLU6, "relu6"), (nn.ReLU, "relu"), (nn.SiLU, "silu"),
                 (nn.Sigmoid, "sigmoid"), (nn.Hardswish, "hardswish"),
@@ -89,6 +103,11 @@ _ACT_FUNCTIONS = {F.relu: "relu", torch.relu: "relu", F.relu_: "relu", torch.rel
                   F.tanh: "tanh", F.dropout: "dropout"}
 _ACT_METHODS = {"relu": "relu", "relu_": "relu", "sigmoid": "sigmoid", "sigmoid_": "sigmoid",
                 "tanh": "tanh", "tanh_": "tanh"}
+# In place (the notation's relu_): these functions always, the others by their ``inplace``
+# argument (its position, after the input), Tensor methods ending in _, modules' .inplace.
+_IN_PLACE_FUNCTIONS = {F.relu_, torch.relu_}
+_INPLACE_ARG = {F.relu: 1, F.relu6: 1, F.silu: 1, F.hardswish: 1, F.hardsigmoid: 1,
+                F.dropout: 3, F.hardtanh: 3}
 _ALIAS_METHODS = {"contiguous", "clone"}
 
 
@@ -326,7 +345,10 @@ class _Mapper:
         x = xs[0]
         for cls, kind in _ACT_MODULES:
             if type(m) is cls or (isinstance(m, cls) and cls is nn.ReLU6):
-                return self.layer(x, Elementwise(kind))
+                inplace = bool(getattr(m, "inplace", False)) and kind in IN_PLACE
+                return self.layer(x, Elementwise(kind, inplace=inplace))
+        if isinstance(m, InPlace) and m.method in ("sigmoid_", "tanh_"):  # symcnn's own
+            return self.layer(x, Elementwise(m.method[:-1], inplace=True))
         if isinstance(m, nn.Identity):
             return Op("alias", [x], layout=x.layout)
         if isinstance(m, nn.Flatten):
@@ -398,15 +420,15 @@ class _Mapper:
     def function(self, node, xs: list[Op]) -> Op:
         t = node.target
         name = getattr(t, "__name__", str(t))
+        inplace = t in _IN_PLACE_FUNCTIONS or \
+            (t in _INPLACE_ARG and bool(_kw(node, _INPLACE_ARG[t], "inplace", False)))
         if t in _ACT_FUNCTIONS and len(xs) == 1:
-            if t is F.dropout and not _kw(node, 2, "training", True):
-                return self.layer(xs[0], Elementwise("dropout"))
-            return self.layer(xs[0], Elementwise(_ACT_FUNCTIONS[t]))
+            return self.layer(xs[0], Elementwise(_ACT_FUNCTIONS[t], inplace=inplace))
         if t is F.hardtanh and (_kw(node, 1, "min_val", -1.0), _kw(node, 2, "max_val", 1.0)) \
                 == (0.0, 6.0):
-            return self.layer(xs[0], Elementwise("relu6"))
+            return self.layer(xs[0], Elementwise("relu6", inplace=inplace))
         if t in (operator.add, operator.iadd, torch.add) and len(xs) == 2:
-            return Op("add", xs)
+            return Op("add", xs, inplace=t is operator.iadd)
         if t in (operator.mul, operator.imul, torch.mul):
             return self.mul(node, xs)
         if t is torch.cat:
@@ -483,11 +505,11 @@ class _Mapper:
         if x is None:
             raise _Unmapped("a method on no tensor")
         if name in _ACT_METHODS and len(xs) == 1:
-            return self.layer(x, Elementwise(_ACT_METHODS[name]))
+            return self.layer(x, Elementwise(_ACT_METHODS[name], inplace=name.endswith("_")))
         if name in _ALIAS_METHODS:
             return Op("alias", [x], layout=x.layout)
         if name in ("add", "add_") and len(xs) == 2:
-            return Op("add", xs)
+            return Op("add", xs, inplace=name == "add_")
         if name in ("mul", "mul_"):
             return self.mul(node, xs)
         if name == "flatten":
