@@ -763,6 +763,10 @@ def memory_lines(report) -> list[str]:
             out.append(f"      {DEFINITIONS[key]}")
             continue
         out += [f"  {label + ':':<20} {shown}", f"      {DEFINITIONS[key]}"]
+        line = m.get("inference_peak_by_batch") if key == "inference_peak" else None
+        if line and isinstance(v, int):
+            out.append(f"      at this input, for every batch B ≥ {line['from_batch']:,}: "
+                       f"{line['fixed']:,} + {line['per_image']:,}·B bytes")
     return out
 
 

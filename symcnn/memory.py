@@ -381,6 +381,10 @@ def figures(rows, dtype: str = "float32", device: str = "cuda", batch: int = 1,
     if items is not None:
         try:
             out["inference_peak"] = inference_peak(items, rows, dtype, device, batch)
+            fixed, per_image, first = inference_line(items, rows, dtype, device)
+            # the peak at every batch B >= from_batch: fixed + per_image·B (exactly)
+            out["inference_peak_by_batch"] = {"fixed": fixed, "per_image": per_image,
+                                              "from_batch": first}
         except (_NotSimulated, TooManyCopies):
             pass
     state = model_state(rows, dtype, device, optimizer) if _trainable(dtype) else None
@@ -397,12 +401,21 @@ def figures(rows, dtype: str = "float32", device: str = "cuda", batch: int = 1,
             out["training_phase"] = peak["phase"]
             out["breakdown"] = peak["breakdown"]
     try:
-        out["saved_for_backward"] = saved_for_backward(rows, dtype, device, batch) \
-            if _trainable(dtype) else None
+        saved = saved_for_backward(rows, dtype, device, batch) if _trainable(dtype) else None
     except TooManyCopies:
-        out["saved_for_backward"] = None
+        saved = None
         out["note"] = str(TooManyCopies())
+    if saved is not None and not isinstance(saved, int) and not _symbolic(rows):
+        # a part that cannot run at this input (an aux head below its minimum) stays a
+        # formula: there is no train-mode forward to predict
+        saved = None
+        out["note"] = "a part of the network that trains (an aux head) cannot run at this input"
+    out["saved_for_backward"] = saved
     return out
+
+
+def _symbolic(rows) -> bool:
+    return not all(isinstance(f, int) for f in rows[0].out)
 
 
 def formulas(rows, dtype: str = "float32", device: str = "cuda",
@@ -430,6 +443,9 @@ class _Live:
     def __init__(self, base) -> None:
         self.refs: dict[int, list] = {}
         self.now = self.peak = base
+        # the bytes alive now as fixed + per_image·B; lines[per_image]: the largest fixed
+        # part seen with that per-image part (the peak at any batch is a maximum of these)
+        self.fixed, self.per_image, self.lines = base, 0, {0: base}
 
     def ref(self, st: Storage) -> Storage:
         entry = self.refs.get(id(st))
@@ -437,6 +453,9 @@ class _Live:
             self.refs[id(st)] = [st, 1]
             self.now += st.nbytes
             self.peak = max(self.peak, self.now)
+            self._split(st, 1)
+            if self.lines.get(self.per_image, -1) < self.fixed:
+                self.lines[self.per_image] = self.fixed
         else:
             entry[1] += 1
         return st
@@ -447,6 +466,13 @@ class _Live:
         if not entry[1]:
             del self.refs[id(st)]
             self.now -= st.nbytes
+            self._split(st, -1)
+
+    def _split(self, st: Storage, sign: int) -> None:
+        if st.batched:
+            self.per_image += sign * st.elems * st.itemsize
+        else:
+            self.fixed += sign * st.nbytes
 
     def transient(self, *sts: Storage) -> None:
         """Allocated beside what is alive now, then freed (max pool's indices, …)."""
@@ -658,6 +684,25 @@ def inference_peak(items, rows, dtype: str = "float32", device: str = "cuda",
     sim = _Inference(items, rows, dtype, device, batch, base)
     x = sim.new(_elems(rows[0].out))
     return sim.run(x)
+
+
+def inference_line(items, rows, dtype: str = "float32", device: str = "cuda") -> tuple:
+    """The inference peak as a function of the batch at the rows' (concrete) input size:
+    ``(fixed, per_image, first)`` such that the peak is ``fixed + per_image·B`` for every
+    batch ``B ≥ first``, exactly. Every moment of the run holds fixed + per-image·B bytes,
+    the peak is the largest of these lines, and from ``first`` on it is the steepest one
+    (the one with the most fixed bytes among the steepest)."""
+    base = _params(rows) * _ITEMSIZE[dtype] + buffers_bytes(rows, dtype)
+    sim = _Inference(items, rows, dtype, device, 1, base)
+    sim.run(sim.new(_elems(rows[0].out)))
+    lines = sim.live.lines
+    slope = max(lines)
+    fixed = lines[slope]
+    first = 1
+    for b, a in lines.items():
+        if b < slope and a + b * first > fixed + slope * first:
+            first = max(first, -(-(a - fixed) // (slope - b)))
+    return fixed, slope, first
 
 
 # ---------------------------------------------------------------- training peak (estimate)

@@ -78,7 +78,7 @@ CASES = [
     ("budget: an answer", ["budget", "vgg16", "--memory", "8GB", "--batch", "32"], 0,
      r"^largest input: \d+x\d+ ", None),
     ("budget: nothing fits", ["budget", "vgg16", "--memory", "1KB"], 1,
-     r"^nothing fits: the smallest input \(32x32\) needs 554,228,896 bytes "
+     r"^nothing fits: the smallest input \(32x32\) needs 553,966,752 bytes "
      r"\(budget 1,000\)\nfigure: inference peak \(cuda semantics", None),
     ("budget: not even batch 1", ["budget", "vgg16", "-i", "224x224x3", "--memory", "1KB"], 1,
      r"^nothing fits: batch 1 at 224x224x3 needs \d[\d,]* bytes \(budget 1,000\)\n", None),
