@@ -51,7 +51,9 @@ def _mb(n: int) -> str:
 
 def _pair(p) -> str:
     mine, theirs = p
-    err = "exact" if mine == theirs else f"{100 * (mine - theirs) / theirs:+.2f} %"
+    diff = mine - theirs
+    err = "exact" if not diff else f"{diff:+,} B" if abs(diff) * 10_000 < theirs \
+        else f"{100 * diff / theirs:+.2f} %"
     return f"{_mb(mine)} | {_mb(theirs)} | {err}"
 
 

@@ -398,17 +398,21 @@ class _Writer:
             out += (r" \\ &\quad " if i % per_line == 0 else " ") + f"{sign} {body}"
         return out
 
-    def formulas(self) -> list[str]:
-        r = self.report
-        if not r.formula_input.symbols:
-            return []
+    def size_equations(self) -> list[str]:
+        """The named sizes' definitions, one line per index, h_k beside w_k."""
         by_axis: dict[str, list[str]] = {}
         for key, sym in sorted(self.sizes.items(), key=lambda kv: kv[1].name):
             by_axis.setdefault(key.symbol, []).append(
                 rf"{self.math(sym)} &= {self.printer.doprint(key.expr())}")
         columns = list(by_axis.values())
-        eqs = [" & ".join(col[i] for col in columns if i < len(col))
-               for i in range(max(map(len, columns), default=0))]
+        return [" & ".join(col[i] for col in columns if i < len(col))
+                for i in range(max(map(len, columns), default=0))]
+
+    def formulas(self) -> list[str]:
+        r = self.report
+        if not r.formula_input.symbols:
+            return []
+        eqs = self.size_equations()
         out = [r"\begin{align*}", " \\\\\n".join(eqs), r"\end{align*}"] if eqs else []
         env = "align" if self.refs else "align*"  # numbered lines only where the table refers
         out += [rf"\begin{{{env}}}", " \\\\\n".join(

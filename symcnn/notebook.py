@@ -77,13 +77,7 @@ def to_latex_aligned(report) -> str:
     from .latex import LATEX_QUANTITIES, _Writer
     from .dims import size_symbol
     w = _Writer(report, None)
-    by_axis: dict[str, list[str]] = {}
-    for key, sym in sorted(w.sizes.items(), key=lambda kv: kv[1].name):
-        by_axis.setdefault(key.symbol, []).append(
-            rf"{w.math(sym)} &= {w.printer.doprint(key.expr())}")
-    columns = list(by_axis.values())
-    lines = [" & ".join(col[i] for col in columns if i < len(col))
-             for i in range(max(map(len, columns), default=0))]
+    lines = w.size_equations()
     lines += [rf"{label} &= {_broken(w.long(report.formulas[q]))}"
               for q, label in LATEX_QUANTITIES]
     if report.multiples:
