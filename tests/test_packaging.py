@@ -32,7 +32,7 @@ def wheel(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("dist")
     done = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q",
                            "-w", str(out), str(src)], timeout=600, capture_output=True,
-                          text=True)
+                          text=True, env=_clean_env())
     assert done.returncode == 0, done.stdout + done.stderr
     (whl,) = out.glob("symcnn-*.whl")
     return whl
@@ -61,22 +61,28 @@ def fresh_venv(wheel, tmp_path_factory) -> Path:
     py = env / BIN / "python"
     site = Path(subprocess.run(
         [str(py), "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"],
-        capture_output=True, text=True, check=True, timeout=120).stdout.strip())
+        capture_output=True, text=True, check=True, timeout=120, env=_clean_env()).stdout.strip())
     for name in RUNTIME:
         spec = importlib.util.find_spec(name)
         assert spec and spec.submodule_search_locations, f"{name} is not installed here"
         (site / name).symlink_to(Path(spec.submodule_search_locations[0]),
                                  target_is_directory=True)
     done = subprocess.run([str(py), "-m", "pip", "install", "--no-deps", "--no-index", "-q",
-                           str(wheel)], capture_output=True, text=True, timeout=300)
+                           str(wheel)], capture_output=True, text=True, timeout=300,
+                          env=_clean_env())
     assert done.returncode == 0, done.stdout + done.stderr
     return env
 
 
+def _clean_env() -> dict:
+    """The environment without PYTHONPATH/PYTHONHOME: a checkout (or anything else) on
+    the path must not leak into the build or the fresh venv."""
+    return {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME")}
+
+
 def _run(argv, cwd):
     return subprocess.run(argv, capture_output=True, text=True, cwd=cwd, timeout=300,
-                          env={k: v for k, v in os.environ.items()
-                               if k not in ("PYTHONPATH", "PYTHONHOME")})
+                          env=_clean_env())
 
 
 @pytest.mark.parametrize("label, code, expected", [
