@@ -680,13 +680,16 @@ def classifier_at(items) -> int | None:
     """With a head, the network runs as torchvision's segmentation models: a backbone whose
     outputs (the heads' inputs and its last map) live to the end, then the classifier,
     then the heads. The classifier starts at the main path's last block or merge at the
-    top level (an index into the items, repeats spliced; None without a head)."""
+    top level after the last head (an index into the items, repeats spliced; None without
+    a head or such a block)."""
     from .layers import Block, Branches
     items = list(_spliced(items))
-    if not _has_head(items):
+    heads = [k for k, i in enumerate(items) if _has_head([i])]
+    if not heads:
         return None
-    at = [k for k, i in enumerate(items) if dense_block(i) or isinstance(i, Block)
-          or isinstance(i, Branches) and i.op not in ("aux", "head")]
+    at = [k for k, i in enumerate(items) if k > heads[-1] and (
+        dense_block(i) or isinstance(i, Block)
+        or isinstance(i, Branches) and i.op not in ("aux", "head"))]
     return at[-1] if at else None
 
 

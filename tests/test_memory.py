@@ -203,6 +203,11 @@ def test_a_head_runs_after_the_classifier_as_in_torchvisions_segmentation_models
     assert _peak(HEADED) == state + X + M * (8 + 8 + 4 + 2)
     # no block after the head: its input and the main output (8 each) when it runs
     assert _peak(HEADED[:-len(" cls()")]) == state - (8 * 4 + 4) * 4 + X + M * (8 + 8 + 2)
+    # a block before the head is not the classifier: its input is freed as usual
+    before = "def cls() = (conv1-4)\nconv3-8 cls() head(conv1-2) conv3-8"
+    state = P8 + (8 * 4 + 4) * 4 + (4 * 2 + 2) * 4 + (9 * 4 * 8 + 8) * 4
+    assert _peak(before) == state + X + M * max(8 + 4,  # cls(): its input and output
+                                                4 + 8 + 2)  # the head: input, main out, own
 
 
 def test_inference_peak_is_none_for_a_symbolic_input_and_lrn():

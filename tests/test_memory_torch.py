@@ -67,6 +67,7 @@ SMALL = [
     "conv3-8 (cat( | bn relu_ conv1-8nb bn relu_ conv3-4nb))x2 conv1-4",
     "def d() = cat( | bn relu_ conv1-8 bn relu_ dw3 conv1-4 relu)\nconv3-8 d()x3 pool2",
     "def cls() = (conv1-4 bilinear-input)\nconv3-8 head(conv1-2 bilinear-input) conv3-8 cls()",
+    "def cls() = (conv1-4)\nconv3-8 cls() head(conv1-2) conv3-8 res(conv1-8)",
 ]
 
 

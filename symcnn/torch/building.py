@@ -23,7 +23,8 @@ The modules follow the conventions symcnn counts with (see :mod:`symcnn.shapes`)
   ``head(…)``: a :class:`Head` whose output the model returns beside the main one
   (``{"out": …, "head1": …}``, as torchvision's segmentation models return
   ``{"out": …, "aux": …}``) and which runs as theirs does: after the main path, its input
-  and the backbone's output (the input of the last top-level block or merge) kept;
+  and the backbone's output (the input of the last top-level block or merge after the
+  heads) kept;
 - ``tconv``: ``ConvTranspose2d``; ``nearest…``/``bilinear…``: :class:`Interpolate`
   (``F.interpolate``, align_corners=False), to a scale, a size, the network input's size
   or the size of the input of the merge or head it sits in, read from the tensor at run
