@@ -253,7 +253,7 @@ def test_torchvision_inference_peak_at_160x240(name, _tv):
 
 @pytest.mark.parametrize("name, h, w", [("resnet18", 64, 64), ("squeezenet1_1", 97, 81),
                                         ("mobilenet_v3_small", 64, 96),
-                                        ("shufflenet_v2_x0_5", 65, 65)])
+                                        ("shufflenet_v2_x0_5", 65, 65), ("densenet121", 64, 80)])
 def test_torchvision_inference_peak_on_the_cpu(name, h, w, _tv):
     """On the CPU, real allocations: the same bytes (CPU semantics: no batch norm stats)."""
     want = symcnn.analyze(name, (h, w, 3), batch=2, device="cpu").memory["inference_peak"]
