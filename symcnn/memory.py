@@ -660,7 +660,7 @@ def dense_block(item) -> bool:
 def _dense_cat(item):
     """The cat of a dense block (through the blocks of calls, ``dense()xN``), or None."""
     from .layers import Block, Branches, Crop, Repeat
-    if not isinstance(item, Repeat) or len(item.body) != 1:
+    if not isinstance(item, Repeat) or len(item.body) != 1 or item.count < 1:
         return None
     b = item.body[0]
     while isinstance(b, Block) and len(b.items) == 1:
@@ -694,6 +694,7 @@ def classifier_at(items) -> int | None:
 
 
 def _has_head(items) -> bool:
+    """Whether a head sits in ``items``, at any depth."""
     from .layers import Block, Branches, Repeat
     for item in items:
         if isinstance(item, Branches) and item.op == "head":
