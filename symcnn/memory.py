@@ -49,7 +49,8 @@ from .expand import bind_incoming
 
 __all__ = ["DEVICES", "OPTIMIZERS", "Storage", "Tensor", "Node", "graph",
            "saved_for_backward", "model_state", "figures", "formulas", "DEFINITIONS",
-           "MAX_NODES", "BATCH", "STATE_COPIES"]
+           "MAX_NODES", "BATCH", "STATE_COPIES", "dense_block", "dense_body", "dense_parts",
+           "classifier_at"]
 
 DEVICES = ("cuda", "cpu")
 OPTIMIZERS = ("sgd", "momentum", "adam", "adamw")
@@ -486,13 +487,17 @@ class _Inference:
     """An eval-mode no_grad forward of the network as symcnn.torch.to_torch builds it:
     nn.Sequential blocks (a block's input lives until it returns; a repeat's copies run in
     the sequence around them), branches whose outputs live until their merge returns, heads
-    whose outputs live to the end; in-place layers and sums allocate nothing."""
+    whose outputs live to the end; in-place layers and sums allocate nothing. A dense block,
+    ``(cat( | body))xN``, runs as torchvision's _DenseBlock (see :func:`dense_block`).
+    Heads run as in torchvision's segmentation models (see :func:`classifier_at`): each
+    head's input lives to the end and the head runs after the main path, in order."""
 
     def __init__(self, items, rows, dtype: str, device: str, batch: int, base: int) -> None:
         self.rows, self.at = _copies(list(rows[1:])), 0
         self.size, self.dtype, self.device, self.batch = _ITEMSIZE[dtype], dtype, device, batch
         self.live = _Live(base)
         self.items = items
+        self.heads: list = []  # (head, its input, its first row) run after the main path
 
     def new(self, elems, itemsize=None, batched=True) -> Storage:
         st = Storage(elems, itemsize or self.size, batched)
@@ -502,9 +507,20 @@ class _Inference:
         return st
 
     def run(self, x: Storage) -> int:
-        self.live.ref(x)  # the caller's input
-        self.sequence(self.items, x)
-        return self.live.peak
+        live = self.live
+        live.ref(x)  # the caller's input
+        at = classifier_at(self.items)
+        cur = live.ref(x)
+        for k, item in enumerate(_spliced(self.items)):
+            if k == at:
+                live.ref(cur)  # the backbone's output: kept to the end (features["out"])
+            out = self.item(item, cur)
+            live.unref(cur)
+            cur = out
+        for head, fork, first in self.heads:  # the main output is kept too
+            self.at = first
+            self.sequence(head.branches[0], fork)  # its output is kept to the end
+        return live.peak
 
     def sequence(self, items, x: Storage) -> Storage:
         """nn.Sequential.forward: ``for m in self: x = m(x)``; returns a new reference.
@@ -518,6 +534,8 @@ class _Inference:
 
     def item(self, item, x: Storage) -> Storage:
         from .layers import Block, Branches
+        if dense_block(item):
+            return self.dense(item, x)
         if isinstance(item, Block):
             return self.sequence(item.items, x)
         if isinstance(item, Branches):
@@ -551,8 +569,9 @@ class _Inference:
         if item.op == "aux":
             self.skip(item.branches[0])
             return live.ref(x)
-        if item.op == "head":
-            out = self.sequence(item.branches[0], x)  # kept in the outputs to the end
+        if item.op == "head":  # run after the main path, on x kept to then
+            self.heads.append((item, live.ref(x), self.at))
+            self.at += _row_count(item.branches[0])
             return live.ref(x)
         # rows come in branch order; torch runs the branches with a crop last
         n = len(item.branches)
@@ -586,6 +605,25 @@ class _Inference:
             live.ref(out)
         for o in outs:
             live.unref(o)
+        return out
+
+    def dense(self, item, x: Storage) -> Storage:
+        """torchvision's _DenseBlock: ``features = [x]``; each copy concatenates the list
+        anew and runs its body's parts on it (a part's input lives until the part
+        returns), its output joins the list; the block returns the list's concatenation."""
+        live, body = self.live, dense_body(item)
+        features = [live.ref(x)]
+        for _ in range(item.count):
+            cur = live.ref(self.new(sum(f.elems for f in features)))  # torch.cat(features)
+            for part in dense_parts(body):
+                out = self.sequence(part, cur)
+                live.unref(cur)
+                cur = out
+            features.append(cur)
+            row = self.next()  # the copy's cat: the concatenation the next copy makes
+        out = live.ref(self.new(_elems(row.out)))
+        for f in features:
+            live.unref(f)
         return out
 
     def layer(self, row, x: Storage) -> Storage:
@@ -638,12 +676,83 @@ class _NotSimulated(SymCNNError):
     pass
 
 
+def dense_block(item) -> bool:
+    """``(cat( | body))xN``, a repeat of one concatenation of the identity and a body
+    (without a crop): a dense block, run as torchvision's _DenseBlock keeps its maps, in a
+    list concatenated anew by each copy (the numbers are those of the chain of cats)."""
+    return _dense_cat(item) is not None
+
+
+def _dense_cat(item):
+    """The cat of a dense block (through the blocks of calls, ``dense()xN``), or None."""
+    from .layers import Block, Branches, Crop, Repeat
+    if not isinstance(item, Repeat) or len(item.body) != 1 or item.count < 1:
+        return None
+    b = item.body[0]
+    while isinstance(b, Block) and len(b.items) == 1:
+        b = b.items[0]
+    ok = (isinstance(b, Branches) and b.op == "cat" and not b.inplace
+            and len(b.branches) == 2 and not b.branches[0] and bool(b.branches[1])
+            and not any(isinstance(i, Crop) for i in b.branches[1]))
+    return b if ok else None
+
+
+def dense_body(item) -> tuple:
+    """The body of a dense block (the cat's second branch)."""
+    return _dense_cat(item).branches[1]
+
+
+def classifier_at(items) -> int | None:
+    """With a head, the network runs as torchvision's segmentation models: a backbone whose
+    outputs (the heads' inputs and its last map) live to the end, then the classifier,
+    then the heads. The classifier starts at the main path's last block or merge at the
+    top level after the last head (an index into the items, repeats spliced; None without
+    a head or such a block)."""
+    from .layers import Block, Branches
+    items = list(_spliced(items))
+    heads = [k for k, i in enumerate(items) if _has_head([i])]
+    if not heads:
+        return None
+    at = [k for k, i in enumerate(items) if k > heads[-1] and (
+        dense_block(i) or isinstance(i, Block)
+        or isinstance(i, Branches) and i.op not in ("aux", "head"))]
+    return at[-1] if at else None
+
+
+def _has_head(items) -> bool:
+    """Whether a head sits in ``items``, at any depth."""
+    from .layers import Block, Branches, Repeat
+    for item in items:
+        if isinstance(item, Branches) and item.op == "head":
+            return True
+        inner = [item.body] if isinstance(item, Repeat) else [item.items] \
+            if isinstance(item, Block) else item.branches if isinstance(item, Branches) else []
+        if any(_has_head(b) for b in inner):
+            return True
+    return False
+
+
+def dense_parts(body) -> list:
+    """A dense block's body cut after each convolution: torchvision's _DenseLayer holds
+    the input of norm → relu → conv until the conv returns (``bn_function``'s
+    concatenation, then the bottleneck output)."""
+    from .layers import Conv
+    parts, part = [], []
+    for item in body:
+        part.append(item)
+        if isinstance(item, Conv):
+            parts.append(tuple(part))
+            part = []
+    return parts + [tuple(part)] if part else parts
+
+
 def _spliced(items):
     """``items`` with every repeat replaced by its copies' items, in order (a repeat is a
-    run of layers in the sequence it sits in, not a sequence of its own)."""
+    run of layers in the sequence it sits in, not a sequence of its own; a dense block is
+    one item)."""
     from .layers import Repeat
     for item in items:
-        if isinstance(item, Repeat):
+        if isinstance(item, Repeat) and not dense_block(item):
             for _ in range(item.count):
                 yield from _spliced(item.body)
         else:

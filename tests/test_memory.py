@@ -178,6 +178,38 @@ def test_inference_peak_rules(net, device, expected):
     assert _peak(net, device=device) == expected
 
 
+M = N * S * 4  # one float32 16×16 channel at batch N
+DENSE = "conv3-8 (cat( | bn relu_ conv1-8nb bn relu_ conv3-4nb))x2"
+DENSE_STATE = P8 + 4 * (2 * 8 + 8 * 8 + 2 * 8 + 9 * 8 * 4      # copy 1: bn, conv1, bn, conv3
+                        + 2 * 12 + 12 * 8 + 2 * 8 + 9 * 8 * 4)  # copy 2 on 12 channels
+DENSE_STATE += 3 * (2 * 8 * 4 + 8) + (2 * 12 * 4 + 8)            # running stats, counters
+
+
+def test_a_dense_block_keeps_its_maps_in_a_list_as_torchvision_does():
+    """torchvision's _DenseBlock: at copy 2's conv1, the list (the block's input, 8
+    channels, and copy 1's output, 4), its concatenation (12, held by bn_function until the
+    conv returns), the bn's output (12) and the conv's (8); a chain of cats would hold 12
+    + 12 + 8 there."""
+    assert _peak(DENSE, device="cpu") == DENSE_STATE + X + M * (8 + 4 + 12 + 12 + 8)
+
+
+HEADED = "def cls() = (conv1-4)\nconv3-8 head(conv1-2) conv3-8 cls()"
+
+
+def test_a_head_runs_after_the_classifier_as_in_torchvisions_segmentation_models():
+    """The head's input (8) and the backbone's output (the input of the last top-level
+    block, 8) live to the end, beside the main output (4) when the head runs (2)."""
+    state = P8 + (8 * 2 + 2) * 4 + (9 * 8 * 8 + 8) * 4 + (8 * 4 + 4) * 4
+    assert _peak(HEADED) == state + X + M * (8 + 8 + 4 + 2)
+    # no block after the head: its input and the main output (8 each) when it runs
+    assert _peak(HEADED[:-len(" cls()")]) == state - (8 * 4 + 4) * 4 + X + M * (8 + 8 + 2)
+    # a block before the head is not the classifier: its input is freed as usual
+    before = "def cls() = (conv1-4)\nconv3-8 cls() head(conv1-2) conv3-8"
+    state = P8 + (8 * 4 + 4) * 4 + (4 * 2 + 2) * 4 + (9 * 4 * 8 + 8) * 4
+    assert _peak(before) == state + X + M * max(8 + 4,  # cls(): its input and output
+                                                4 + 8 + 2)  # the head: input, main out, own
+
+
 def test_inference_peak_is_none_for_a_symbolic_input_and_lrn():
     assert symcnn.analyze("resnet50").memory["inference_peak"] is None
     assert _peak("conv3-8 lrn") is None

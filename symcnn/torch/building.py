@@ -20,16 +20,21 @@ The modules follow the conventions symcnn counts with (see :mod:`symcnn.shapes`)
   i on the i-th of n equal channel slices (``chunk``), then concatenated;
 - ``shuffle``: :class:`ChannelShuffle` in 2 groups (view, transpose, contiguous copy);
 - ``aux(…)``: an :class:`AuxHead`, built (its params count) but not run at inference;
-  ``head(…)``: a :class:`Head` that runs on its input and whose output the model returns
-  beside the main one (``{"out": …, "head1": …}``, as torchvision's segmentation models
-  return ``{"out": …, "aux": …}``);
+  ``head(…)``: a :class:`Head` whose output the model returns beside the main one
+  (``{"out": …, "head1": …}``, as torchvision's segmentation models return
+  ``{"out": …, "aux": …}``) and which runs as theirs does: after the main path, its input
+  and the backbone's output (the input of the last top-level block or merge after the
+  heads) kept;
 - ``tconv``: ``ConvTranspose2d``; ``nearest…``/``bilinear…``: :class:`Interpolate`
   (``F.interpolate``, align_corners=False), to a scale, a size, the network input's size
   or the size of the input of the merge or head it sits in, read from the tensor at run
   time (``x.shape[-2:]``, as torchvision writes it); ``crop``: :class:`CenterCrop` of the
   branch to the size of the merge's first branch without a crop;
 - ``mul(…)``: the branches' outputs multiplied element-wise (broadcast);
-- a repeat is expanded into its copies, which join the sequence the repeat sits in; a
+- ``(cat( | body))xN``, a dense block: a :class:`DenseBlock`, as torchvision's _DenseBlock
+  runs it (the maps in a list, concatenated anew by each copy, whose body is cut after each
+  conv into ``nn.Sequential`` parts; the block returns the list's concatenation);
+- any other repeat is expanded into its copies, which join the sequence the repeat sits in; a
   call's block is an ``nn.Sequential`` with a label (it holds its input until it returns,
   as a Python ``forward`` does).
 
@@ -59,13 +64,15 @@ from ..layers import (FC, SE, AdaptiveAvgPool, BatchNorm, Block, Branches, Conv,
                      Elementwise, GroupNorm, InputSpec, LayerNorm, Pool, PReLU, Repeat, Scale,
                      TransposedConv, Upsample)
 from ..layers import ChannelPad as ChannelPadLayer
+from ..memory import classifier_at, dense_block, dense_body, dense_parts
 from ..notation import INCOMING
 from ..report import as_input
 from ..report import _network as _as_network
 
 __all__ = ["to_torch", "MAX_MODULES", "Net", "Merge", "Parallel", "AuxHead", "Head",
            "FullyConnected", "SqueezeExcitation", "ChannelShuffle", "ChannelPad",
-           "Interpolate", "CenterCrop", "CroppingBranch", "SizeOf", "InPlace"]
+           "Interpolate", "CenterCrop", "CroppingBranch", "SizeOf", "InPlace",
+           "DenseBlock", "DenseLayer"]
 
 MAX_MODULES = 100_000  # layer modules a network may expand to in torch (one per copy)
 
@@ -83,7 +90,8 @@ class SizeOf:
 
 
 class Outputs:
-    """The outputs of the heads, in the order they run (shared by a Net and its heads)."""
+    """The heads met on the main path with their inputs, in order (shared by a Net and
+    its heads): the Net runs them after the main path."""
 
     def __init__(self) -> None:
         self.items: list = []
@@ -92,23 +100,33 @@ class Outputs:
 class Net(nn.Sequential):
     """A symcnn network as torch modules; ``input_shape`` is the (C, H, W) it was built for
     (a ``Linear`` after the convolutions fixes the spatial size). With ``head(…)``s it
-    returns ``{"out": main, "head1": …}``."""
+    returns ``{"out": main, "head1": …}`` and runs as torchvision's segmentation models
+    (``_SimpleSegmentationModel``): the backbone's maps (the heads' inputs and the input of
+    the module at ``classifier_at``) live to the end, the heads run after the main path."""
 
     def __init__(self, modules, input_shape: tuple[int, int, int], input_size: SizeOf,
-                 outputs: Outputs) -> None:
+                 outputs: Outputs, classifier_at: int | None = None) -> None:
         super().__init__(*modules)
         self.input_shape = tuple(input_shape)
         self.input_size, self.outputs = input_size, outputs
         self.has_heads = any(isinstance(m, Head) for m in self.modules())
+        self.classifier_at = classifier_at if self.has_heads else None
 
     def forward(self, x):
         self.input_size.hw = x.shape[-2:]
         self.outputs.items = []
-        for module in self:
+        features = None
+        for k, module in enumerate(self):
+            if k == self.classifier_at:
+                features = x  # the backbone's output, kept as features["out"] is
             x = module(x)
         if not self.has_heads:
             return x
-        return {"out": x, **{f"head{i}": h for i, h in enumerate(self.outputs.items, 1)}}
+        result = {"out": x}
+        for i, (head, fork) in enumerate(self.outputs.items, 1):
+            result[f"head{i}"] = head.run(fork)
+        del features
+        return result
 
     def extra_repr(self) -> str:
         c, h, w = self.input_shape
@@ -174,6 +192,40 @@ class Parallel(nn.Module):
         return self.merge([b(x, ref) if o is None else o for b, o in zip(self.branches, outs)])
 
 
+class DenseLayer(nn.Module):
+    """One copy of a dense block, torchvision's _DenseLayer: the concatenation of the maps
+    so far (by the previous copy's merge, the row of its ``cat``; ``torch.cat`` for the
+    first), then the parts of the body, each holding its input until it returns."""
+
+    def __init__(self, parts, merge: Merge, fork: SizeOf) -> None:
+        super().__init__()
+        self.parts = nn.ModuleList(nn.Sequential(*p) for p in parts)
+        self.merge, self.fork = merge, fork
+
+    def forward(self, features: list, concat: Merge | None = None) -> torch.Tensor:
+        x = torch.cat(features, 1) if concat is None else concat(features)
+        self.fork.hw = x.shape[-2:]
+        for part in self.parts:
+            x = part(x)
+        return x
+
+
+class DenseBlock(nn.Module):
+    """``(cat( | body))xN`` as torchvision's _DenseBlock: ``features = [x]``, each layer's
+    output appended, the list's concatenation returned (by the last layer's merge)."""
+
+    def __init__(self, layers) -> None:
+        super().__init__()
+        self.layers = nn.ModuleList(layers)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        features, concat = [x], None
+        for layer in self.layers:
+            features.append(layer(features, concat))
+            concat = layer.merge
+        return concat(features)
+
+
 class CroppingBranch(nn.Module):
     """A merge's branch with a crop: ``after(crop(before(x), ref))``, ``ref`` the output of
     the merge's first branch without a crop."""
@@ -218,8 +270,8 @@ class Interpolate(nn.Module):
 
 
 class Head(nn.Module):
-    """``head(…)``: runs ``body`` on its input, keeps the output in the network's outputs,
-    and returns its input (the main path goes on with it)."""
+    """``head(…)``: keeps its input in the network's outputs (the network runs ``body`` on
+    it after the main path) and returns it (the main path goes on with it)."""
 
     def __init__(self, body, outputs: Outputs, fork: SizeOf) -> None:
         super().__init__()
@@ -227,9 +279,12 @@ class Head(nn.Module):
         self.outputs, self.fork = outputs, fork
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        self.fork.hw = x.shape[-2:]
-        self.outputs.items.append(self.body(x))
+        self.outputs.items.append((self, x))
         return x
+
+    def run(self, x: torch.Tensor) -> torch.Tensor:
+        self.fork.hw = x.shape[-2:]
+        return self.body(x)
 
 
 class ChannelPad(nn.Module):
@@ -521,7 +576,7 @@ class _Builder:
         written out (so what stays alive is as in ``nn.Sequential(*blocks)``)."""
         modules = []
         for item in items:
-            if isinstance(item, Repeat):
+            if isinstance(item, Repeat) and not dense_block(item):
                 for _ in range(item.count):
                     body, x = self.items(item.body, x)
                     modules += body
@@ -531,6 +586,8 @@ class _Builder:
         return modules, x
 
     def item(self, item, x):
+        if dense_block(item):
+            return self.dense(item, x)
         if isinstance(item, Block):
             body, x = self.items(item.items, x)
             return Sequence(body, item.label), x
@@ -559,6 +616,26 @@ class _Builder:
         size.hw = x.shape[-2:]
         self.forks.append(size)
         return size
+
+    def dense(self, item: Repeat, x):
+        """A dense block: each copy's parts probed on the concatenation of the maps so far,
+        its merge (the copy's ``cat`` row) on the maps with its output."""
+        features, layers = [x], []
+        for _ in range(item.count):
+            y = torch.cat(features, 1)
+            fork = self.fork(y)
+            try:
+                parts = []
+                for part in dense_parts(dense_body(item)):
+                    body, y = self.items(part, y)
+                    parts.append(body)
+            finally:
+                self.forks.pop()
+            features.append(y)
+            merge = Merge("cat")
+            out = self.tag(merge, "cat", features, x.shape)
+            layers.append(DenseLayer(parts, merge, fork))
+        return DenseBlock(layers), out
 
     def parallel(self, item: Branches, x):
         """A merge: the branches on ``x`` (or its slices), crops last (they need the size of
@@ -663,7 +740,8 @@ def _build(items, size: tuple[int, int, int], device: str) -> Net:
         x = torch.zeros(1, c, h, w)
         builder.input_size.hw = x.shape[-2:]
         modules, _ = builder.items(items, x)
-    return Net(modules, (c, h, w), builder.input_size, builder.outputs).eval()
+    return Net(modules, (c, h, w), builder.input_size, builder.outputs,
+               classifier_at(items)).eval()
 
 
 def _materialise(model: Net, device) -> Net:
