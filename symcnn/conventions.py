@@ -41,6 +41,7 @@ import sympy
 from .dims import to_expr
 from .errors import SymCNNError
 from .expand import bind_incoming
+from .memory import layer_kind
 
 __all__ = ["CONVENTIONS", "CODE_NOTES", "ConventionError", "Term", "terms", "row_terms",
            "macs_as", "tool_output"]
@@ -87,15 +88,9 @@ def _prod(*xs):
 
 
 def _kind(row) -> str:
-    layer = row.layer
-    if layer is None or isinstance(layer, str):
-        return layer or "input"
-    name = type(layer).__name__.lower()
-    if name == "elementwise":
-        return layer.kind
-    if name == "pool":
-        return "maxpool" if layer.op == "max" else "avgpool"
-    return name
+    """memory's layer kind, every adaptive pool one kind (the tools do not tell gap apart)."""
+    kind = layer_kind(row)
+    return "adaptiveavgpool" if kind == "gap" else kind
 
 
 _ZERO = {"input", "add", "cat", "mul", "split", "dropout", "shuffle", "crop", "scale",

@@ -47,7 +47,7 @@ from .dims import to_expr
 from .errors import SymCNNError
 from .expand import bind_incoming
 
-__all__ = ["DEVICES", "OPTIMIZERS", "Storage", "Tensor", "Node", "graph",
+__all__ = ["layer_kind", "DEVICES", "OPTIMIZERS", "Storage", "Tensor", "Node", "graph",
            "saved_for_backward", "model_state", "figures", "formulas", "DEFINITIONS",
            "MAX_NODES", "BATCH", "STATE_COPIES", "dense_block", "dense_body", "dense_parts",
            "classifier_at"]
@@ -130,7 +130,9 @@ def _ctx(row) -> tuple:
     return tuple(s for s in row.path if s.fork is not None)
 
 
-def _kind(row) -> str:
+def layer_kind(row) -> str:
+    """A row's kind as the memory rules (and the peers' conventions) name it: "input",
+    "conv", "maxpool"/"avgpool", "gap" (an adaptive pool to 1×1), an activation's name, …"""
     layer = row.layer
     if layer is None or isinstance(layer, str):
         return layer or "input"
@@ -143,6 +145,8 @@ def _kind(row) -> str:
         return "gap" if tuple(layer.output) == (1, 1) else "adaptiveavgpool"
     return name
 
+
+_kind = layer_kind
 
 _SAVES_OUTPUT = {"relu", "sigmoid", "tanh", "softmax"}
 _SAVES_INPUT = {"relu6", "silu", "gelu", "hardswish", "hardsigmoid", "avgpool",
