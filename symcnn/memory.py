@@ -60,7 +60,7 @@ _ITEMSIZE = {"float64": 8, "float32": 4, "float16": 2, "bfloat16": 2, "int8": 1}
 
 class Storage:
     """One allocation: ``elems`` elements of ``itemsize`` bytes, per image if ``batched``."""
-    __slots__ = ("elems", "itemsize", "batched", "what", "nbytes")
+    __slots__ = ("elems", "itemsize", "batched", "what")
 
     def __init__(self, elems, itemsize: int, batched: bool = True, what: str = "") -> None:
         self.elems, self.itemsize, self.batched, self.what = elems, itemsize, batched, what
@@ -146,8 +146,6 @@ def layer_kind(row) -> str:
     return name
 
 
-_kind = layer_kind
-
 _SAVES_OUTPUT = {"relu", "sigmoid", "tanh", "softmax"}
 _SAVES_INPUT = {"relu6", "silu", "gelu", "hardswish", "hardsigmoid", "avgpool",
                 "adaptiveavgpool"}
@@ -191,7 +189,7 @@ def graph(rows, dtype: str = "float32", device: str = "cuda",
                 if scope.label.startswith("split(…)"):
                     parent = _slice(parent)
                 state[key] = parent
-        kind = _kind(row)
+        kind = layer_kind(row)
         if kind in ("add", "cat", "split", "mul"):
             node = _merge(row, kind, state[ctx], finished.pop(ctx, []), itemsize)
         else:
@@ -385,8 +383,9 @@ def figures(rows, dtype: str = "float32", device: str = "cuda", batch: int = 1,
     out["inference_peak"] = None
     if items is not None:
         try:
-            out["inference_peak"] = inference_peak(items, rows, dtype, device, batch)
-            fixed, per_image, first = inference_line(items, rows, dtype, device)
+            lines = _inference_lines(items, rows, dtype, device)
+            out["inference_peak"] = _peak(lines, batch)
+            fixed, per_image, first = _line(lines)
             # the peak at every batch B >= from_batch: fixed + per_image·B (exactly)
             out["inference_peak_by_batch"] = {"fixed": fixed, "per_image": per_image,
                                               "from_batch": first}
@@ -443,21 +442,18 @@ def formulas(rows, dtype: str = "float32", device: str = "cuda",
 
 class _Live:
     """Storages alive now (reference counts, as CPython frees a tensor when its last
-    reference goes) and the peak of their bytes."""
+    reference goes), as fixed + per_image·B bytes; ``lines[per_image]``: the largest fixed
+    part seen with that per-image part. Bytes only grow when a storage is allocated, so
+    the peak at any batch B is the largest fixed + per_image·B of these lines."""
 
     def __init__(self, base) -> None:
         self.refs: dict[int, list] = {}
-        self.now = self.peak = base
-        # the bytes alive now as fixed + per_image·B; lines[per_image]: the largest fixed
-        # part seen with that per-image part (the peak at any batch is a maximum of these)
         self.fixed, self.per_image, self.lines = base, 0, {0: base}
 
     def ref(self, st: Storage) -> Storage:
         entry = self.refs.get(id(st))
         if entry is None:
             self.refs[id(st)] = [st, 1]
-            self.now += st.nbytes
-            self.peak = max(self.peak, self.now)
             self._split(st, 1)
             if self.lines.get(self.per_image, -1) < self.fixed:
                 self.lines[self.per_image] = self.fixed
@@ -470,14 +466,13 @@ class _Live:
         entry[1] -= 1
         if not entry[1]:
             del self.refs[id(st)]
-            self.now -= st.nbytes
             self._split(st, -1)
 
     def _split(self, st: Storage, sign: int) -> None:
         if st.batched:
             self.per_image += sign * st.elems * st.itemsize
         else:
-            self.fixed += sign * st.nbytes
+            self.fixed += sign * st.elems * st.itemsize
 
     def transient(self, *sts: Storage) -> None:
         """Allocated beside what is alive now, then freed (max pool's indices, …)."""
@@ -496,9 +491,9 @@ class _Inference:
     Heads run as in torchvision's segmentation models (see :func:`classifier_at`): each
     head's input lives to the end and the head runs after the main path, in order."""
 
-    def __init__(self, items, rows, dtype: str, device: str, batch: int, base: int) -> None:
+    def __init__(self, items, rows, dtype: str, device: str, base: int) -> None:
         self.rows, self.at = _copies(list(rows[1:])), 0
-        self.size, self.dtype, self.device, self.batch = _ITEMSIZE[dtype], dtype, device, batch
+        self.size, self.dtype, self.device = _ITEMSIZE[dtype], dtype, device
         self.live = _Live(base)
         self.items = items
         self.heads: list = []  # (head, its input, its first row) run after the main path
@@ -507,10 +502,10 @@ class _Inference:
         st = Storage(elems, itemsize or self.size, batched)
         if not isinstance(elems, int):
             raise _NotSimulated("inference_peak needs a concrete input")
-        st.nbytes = st.bytes(self.batch)
         return st
 
-    def run(self, x: Storage) -> int:
+    def run(self, x: Storage) -> dict:
+        """Runs the forward on ``x``; the lines of the bytes alive (see :class:`_Live`)."""
         live = self.live
         live.ref(x)  # the caller's input
         at = classifier_at(self.items)
@@ -524,7 +519,7 @@ class _Inference:
         for head, fork, first in self.heads:  # the main output is kept too
             self.at = first
             self.sequence(head.branches[0], fork)  # its output is kept to the end
-        return live.peak
+        return live.lines
 
     def sequence(self, items, x: Storage) -> Storage:
         """nn.Sequential.forward: ``for m in self: x = m(x)``; returns a new reference.
@@ -631,7 +626,7 @@ class _Inference:
         return out
 
     def layer(self, row, x: Storage) -> Storage:
-        live, kind = self.live, _kind(row)
+        live, kind = self.live, layer_kind(row)
         elems = _elems(row.out)
         c = row.out[2]
         if kind in ("dropout",) or getattr(row.layer, "inplace", False):
@@ -789,33 +784,40 @@ def buffers_bytes(rows, dtype: str = "float32") -> int:
     return total
 
 
+def _inference_lines(items, rows, dtype: str, device: str) -> dict:
+    """One simulated forward: {per-image bytes: the most fixed bytes alive with them}."""
+    base = _params(rows) * _ITEMSIZE[dtype] + buffers_bytes(rows, dtype)
+    sim = _Inference(items, rows, dtype, device, base)
+    return sim.run(sim.new(_elems(rows[0].out)))
+
+
+def _peak(lines: dict, batch: int) -> int:
+    return max(fixed + per_image * batch for per_image, fixed in lines.items())
+
+
+def _line(lines: dict) -> tuple:
+    slope = max(lines)
+    fixed, first = lines[slope], 1
+    for b, a in lines.items():  # a gentler line above the steepest: from where it is not
+        if b < slope and a + b * first > fixed + slope * first:
+            first = max(first, -(-(a - fixed) // (slope - b)))
+    return fixed, slope, first
+
+
 def inference_peak(items, rows, dtype: str = "float32", device: str = "cuda",
                    batch: int = 1) -> int:
     """Bytes live at the peak of an eval-mode no_grad forward: params, buffers, the input
     and the activations alive then (concrete inputs only)."""
-    base = _params(rows) * _ITEMSIZE[dtype] + buffers_bytes(rows, dtype)
-    sim = _Inference(items, rows, dtype, device, batch, base)
-    x = sim.new(_elems(rows[0].out))
-    return sim.run(x)
+    return _peak(_inference_lines(items, rows, dtype, device), batch)
 
 
 def inference_line(items, rows, dtype: str = "float32", device: str = "cuda") -> tuple:
     """The inference peak as a function of the batch at the rows' (concrete) input size:
     ``(fixed, per_image, first)`` such that the peak is ``fixed + per_image·B`` for every
-    batch ``B ≥ first``, exactly. Every moment of the run holds fixed + per-image·B bytes,
+    batch ``B ≥ first``, exactly: every moment of the run holds fixed + per-image·B bytes,
     the peak is the largest of these lines, and from ``first`` on it is the steepest one
     (the one with the most fixed bytes among the steepest)."""
-    base = _params(rows) * _ITEMSIZE[dtype] + buffers_bytes(rows, dtype)
-    sim = _Inference(items, rows, dtype, device, 1, base)
-    sim.run(sim.new(_elems(rows[0].out)))
-    lines = sim.live.lines
-    slope = max(lines)
-    fixed = lines[slope]
-    first = 1
-    for b, a in lines.items():
-        if b < slope and a + b * first > fixed + slope * first:
-            first = max(first, -(-(a - fixed) // (slope - b)))
-    return fixed, slope, first
+    return _line(_inference_lines(items, rows, dtype, device))
 
 
 # ---------------------------------------------------------------- training peak (estimate)
