@@ -39,6 +39,7 @@ Views share one storage and a storage is counted once, however many layers keep 
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 
 import sympy
@@ -48,9 +49,9 @@ from .errors import SymCNNError
 from .expand import bind_incoming
 
 __all__ = ["layer_kind", "DEVICES", "OPTIMIZERS", "Storage", "Tensor", "Node", "graph",
-           "saved_for_backward", "model_state", "figures", "formulas", "DEFINITIONS",
-           "MAX_NODES", "BATCH", "STATE_COPIES", "dense_block", "dense_body", "dense_parts",
-           "classifier_at"]
+           "train_graph", "saved_for_backward", "model_state", "figures", "formulas",
+           "DEFINITIONS", "MAX_NODES", "BATCH", "STATE_COPIES", "dense_block", "dense_body",
+           "dense_parts", "classifier_at"]
 
 DEVICES = ("cuda", "cpu")
 OPTIMIZERS = ("sgd", "momentum", "adam", "adamw")
@@ -89,7 +90,8 @@ class Node:
     head: bool = False                          # the output of a head(…) (kept)
 
 
-def _elems(shape):
+@functools.lru_cache(maxsize=4096)  # shapes repeat down a network; SymPy products cost
+def _elems(shape: tuple):
     out = 1
     for f in shape:
         out = out * to_expr(f) if not isinstance(f, int) or not isinstance(out, int) \
@@ -127,6 +129,8 @@ def _copies(rows, level=0):
 
 
 def _ctx(row) -> tuple:
+    if not row.path:
+        return ()
     return tuple(s for s in row.path if s.fork is not None)
 
 
@@ -290,26 +294,33 @@ def _layer(row, kind, x: Tensor, itemsize, dtype, device) -> Node:
 
 
 def _sum(storages, batch):
-    seen, ints, exprs = set(), 0, []
+    """The bytes of the distinct ``storages`` at ``batch``: an int, or one expanded
+    expression (storages of one size are counted first, so a deep network sums a few
+    distinct sizes, not one term per layer)."""
+    seen, ints, sizes = set(), 0, {}
+    symbolic_batch = not isinstance(batch, int)
     for st in storages:
         if id(st) in seen:
             continue
         seen.add(id(st))
-        b = st.bytes(batch)
-        if isinstance(b, int):
-            ints += b
+        if isinstance(st.elems, int) and not (st.batched and symbolic_batch):
+            ints += st.bytes(batch)
         else:
-            exprs.append(b)
-    if not exprs:
+            key = (st.elems, st.itemsize, st.batched)
+            sizes[key] = sizes.get(key, 0) + 1
+    if not sizes:
         return ints
-    total = sympy.expand(sympy.Add(*exprs, ints))
+    total = sympy.expand(sympy.Add(*(n * Storage(*key).bytes(batch)
+                                     for key, n in sizes.items()), ints))
     return int(total) if total.is_Integer else total
 
 
-def saved_for_backward(rows, dtype: str = "float32", device: str = "cuda", batch=1):
+def saved_for_backward(rows, dtype: str = "float32", device: str = "cuda", batch=1,
+                       nodes=None):
     """Bytes of the distinct storages autograd saves in a train-mode forward of ``rows``'
-    network on a batch of ``batch`` (an int, or a symbol for a formula)."""
-    nodes = graph(rows, dtype, device)
+    network on a batch of ``batch`` (an int, or a symbol for a formula); ``nodes``: its
+    :func:`graph`, if already built."""
+    nodes = graph(rows, dtype, device) if nodes is None else nodes
     return _sum((st for n in nodes for st in n.saved), batch)
 
 
@@ -335,12 +346,14 @@ def _param_tensors(row) -> int:
 
 
 def _params(rows):
-    total = 0
+    ints, exprs = 0, []
     for r in rows:
         p = r.params
-        if p != 0:
-            total = total + r.count * p
-    return sympy.expand(total) if isinstance(total, sympy.Expr) else total
+        if isinstance(p, int):
+            ints += r.count * p
+        elif p != 0:
+            exprs.append(r.count * p)
+    return sympy.expand(sympy.Add(*exprs, ints)) if exprs else ints
 
 
 def model_state(rows, dtype: str = "float32", device: str = "cuda",
@@ -374,11 +387,23 @@ def _trainable(dtype: str) -> bool:
     return dtype != "int8"  # PyTorch does not train in int8: no training figures
 
 
+def train_graph(rows, dtype: str = "float32", device: str = "cuda"):
+    """The train-mode :func:`graph` of ``rows``, which both training figures read; None
+    where there is none to follow (int8, or too many layer copies)."""
+    if not _trainable(dtype):
+        return None
+    try:
+        return graph(rows, dtype, device, training=True)
+    except TooManyCopies:
+        return None
+
+
 def figures(rows, dtype: str = "float32", device: str = "cuda", batch: int = 1,
-            optimizer: str = "adam", items=None) -> dict:
+            optimizer: str = "adam", items=None, nodes=None) -> dict:
     """The memory figures of ``rows`` at ``batch`` (bytes; None where they do not apply:
     training figures at int8, peaks of a symbolic input). ``items``: the expanded network
-    (its nesting decides what lives at the inference peak)."""
+    (its nesting decides what lives at the inference peak); ``nodes``: its
+    :func:`train_graph`, if already built."""
     out = {"device": device, "optimizer": optimizer, "dtype": dtype, "batch": batch}
     out["inference_peak"] = None
     if items is not None:
@@ -396,19 +421,20 @@ def figures(rows, dtype: str = "float32", device: str = "cuda", batch: int = 1,
     out["training_peak"], out["breakdown"] = None, {}
     if state:
         out["breakdown"] = {k: state[k] for k in ("params", "gradients", "optimizer_state")}
+    if state and nodes is None:
+        nodes = train_graph(rows, dtype, device)
+        if nodes is None:
+            out["note"] = str(TooManyCopies())
+    if nodes is not None and not _symbolic(rows):  # the peak is a maximum: numbers only
         try:
-            peak = training_peak(rows, dtype, device, batch, optimizer)
-        except (TooManyCopies, TypeError):
-            peak = None  # (a symbolic input: the peak is a maximum, numbers only)
+            peak = training_peak(rows, dtype, device, batch, optimizer, nodes)
+        except TypeError:
+            peak = None  # (a part that cannot run at this input: sizes stay symbolic)
         if peak is not None and isinstance(peak["training_peak"], int):
             out["training_peak"] = peak["training_peak"]
             out["training_phase"] = peak["phase"]
             out["breakdown"] = peak["breakdown"]
-    try:
-        saved = saved_for_backward(rows, dtype, device, batch) if _trainable(dtype) else None
-    except TooManyCopies:
-        saved = None
-        out["note"] = str(TooManyCopies())
+    saved = saved_for_backward(rows, dtype, device, batch, nodes) if nodes else None
     if saved is not None and not isinstance(saved, int) and not _symbolic(rows):
         # a part that cannot run at this input (an aux head below its minimum) stays a
         # formula: there is no train-mode forward to predict
@@ -423,15 +449,16 @@ def _symbolic(rows) -> bool:
 
 
 def formulas(rows, dtype: str = "float32", device: str = "cuda",
-             optimizer: str = "adam") -> dict:
-    """The figures with a closed form, in the rows' size symbols and :data:`BATCH`."""
+             optimizer: str = "adam", nodes=None) -> dict:
+    """The figures with a closed form, in the rows' size symbols and :data:`BATCH`;
+    ``nodes``: the rows' :func:`train_graph`, if already built."""
     if not _trainable(dtype):
         return {}
     def expr(v) -> sympy.Expr:  # an int or a SymPy expression built from the rows
         return sympy.Integer(v) if isinstance(v, int) else v
     out = {}
     try:
-        out["saved_for_backward"] = expr(saved_for_backward(rows, dtype, device, BATCH))
+        out["saved_for_backward"] = expr(saved_for_backward(rows, dtype, device, BATCH, nodes))
     except TooManyCopies:
         pass
     out["model_state"] = expr(model_state(rows, dtype, device, optimizer)["model_state"])
@@ -823,7 +850,7 @@ def inference_line(items, rows, dtype: str = "float32", device: str = "cuda") ->
 # ---------------------------------------------------------------- training peak (estimate)
 
 def training_peak(rows, dtype: str = "float32", device: str = "cuda", batch: int = 1,
-                  optimizer: str = "adam") -> dict:
+                  optimizer: str = "adam", nodes=None) -> dict:
     """An estimate of the bytes live at the peak of a steady-state training step (forward,
     cross-entropy against int64 targets, backward, ``optimizer.step()``,
     ``zero_grad(set_to_none=True)``), with its breakdown at the peak.
@@ -840,7 +867,7 @@ def training_peak(rows, dtype: str = "float32", device: str = "cuda", batch: int
       all params on CUDA, foreach; 2× the largest param tensor on the CPU, single-tensor).
     """
     size = _ITEMSIZE[dtype]
-    nodes = graph(rows, dtype, device, training=True)
+    nodes = graph(rows, dtype, device, training=True) if nodes is None else nodes
     x = nodes[0].out.storage
     first: dict = {}
     for k, n in enumerate(nodes):

@@ -29,6 +29,7 @@ padding and shuffles do not mix positions.
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 from fractions import Fraction
@@ -56,15 +57,7 @@ class Field:
     def text(self) -> str:
         """As the table prints it: ``212 / 32`` (212×212 pixels, jump 32 along H and W),
         ``3×5 / 1×2`` where the axes differ; "all" or "—"."""
-        if self.receptive_field is None:
-            return "—"
-        if self.receptive_field == ALL:
-            return ALL
-        def pair(values) -> str:
-            a, b = values
-            return a if a == b else f"{a}×{b}"
-        return f"{pair([f'{x:,}' for x in self.receptive_field])} / " \
-            f"{pair([_fraction(j) for j in self.jump])}"
+        return _text(self)
 
     def json(self) -> tuple:
         """(receptive_field, jump) for JSON: [h, w] ints (a fractional jump as "1/2"),
@@ -73,6 +66,19 @@ class Field:
             return self.receptive_field, self.receptive_field
         return list(self.receptive_field), [
             int(j) if Fraction(j).denominator == 1 else _fraction(j) for j in self.jump]
+
+
+@functools.lru_cache(maxsize=4096)  # a deep network repeats a few fields
+def _text(field: Field) -> str:
+    if field.receptive_field is None:
+        return "—"
+    if field.receptive_field == ALL:
+        return ALL
+    def pair(values) -> str:
+        a, b = values
+        return a if a == b else f"{a}×{b}"
+    return f"{pair([f'{x:,}' for x in field.receptive_field])} / " \
+        f"{pair([_fraction(j) for j in field.jump])}"
 
 
 def _fraction(j) -> str:
@@ -126,6 +132,9 @@ def _gather(axis, P: int, A: int, positions) -> tuple | None:
 
 def _window(axis, k: int, s: int, p: int, d: int):
     P = axis[0]
+    if P == 1 and axis[2][0] is not None:  # the usual recurrence, as _gather gives it
+        A, (L,), (R,) = axis[1], axis[2], axis[3]
+        return 1, A * s, (L - p * A,), (R + ((k - 1) * d - p) * A,)
     P2 = P // math.gcd(P, s)
     # Taps m = P/gcd(d, P) apart see the same offsets shifted by a multiple of A ≥ 0, so
     # the lowest pixel is among the first m taps and the highest among the last m: a

@@ -57,14 +57,21 @@ class Report:
         ``device``, ``dtype``, ``batch`` and the named figures."""
         from .memory import figures
         return figures(self.rows, self.dtype, self.device, self.batch, self.optimizer,
-                       expand(self.network))
+                       expand(self.network), self._train_graph)
 
     @cached_property
     def memory_formulas(self) -> dict[str, sympy.Expr]:
         """The memory figures with a closed form, in the free size symbols and the batch B
         (bytes)."""
         from .memory import formulas
-        return formulas(self.formula_rows, self.dtype, self.device, self.optimizer)
+        same = self.formula_rows is self.rows  # a symbolic input: one graph for both
+        return formulas(self.formula_rows, self.dtype, self.device, self.optimizer,
+                        self._train_graph if same else None)
+
+    @cached_property
+    def _train_graph(self):
+        from .memory import train_graph
+        return train_graph(self.rows, self.dtype, self.device)
 
     @cached_property
     def totals(self) -> dict[str, int | sympy.Expr]:
