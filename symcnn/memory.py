@@ -192,6 +192,8 @@ def graph(rows, dtype: str = "float32", device: str = "cuda",
                 parent, scope = state[key[:-1]], key[-1]
                 if scope.label.startswith("split(…)"):
                     parent = _slice(parent)
+                elif row.dense_input and scope.label == "cat(…) branch 2":
+                    parent = _copy(parent, itemsize)
                 state[key] = parent
         kind = layer_kind(row)
         if kind in ("add", "cat", "split", "mul"):
@@ -201,6 +203,13 @@ def graph(rows, dtype: str = "float32", device: str = "cuda",
         nodes.append(node)
         state[ctx] = node.out
     return nodes
+
+
+def _copy(parent: Tensor, itemsize: int) -> Tensor:
+    """What a dense block's first copy runs on: torch.cat([x]), a new storage like x."""
+    elems = parent.storage.elems if parent.elems is None else parent.elems
+    return Tensor(Storage(elems, itemsize, parent.storage.batched, "dense cat"), elems,
+                  parent.grad)
 
 
 def _slice(parent: Tensor) -> Tensor:

@@ -69,6 +69,8 @@ class Row:
                                                  # (id, count, depth of the repeat's path)
     aux: bool = False            # in an auxiliary head: params only, not run at inference
     arity: int = field(default=0, compare=False)  # a merge's branch count (identities too)
+    # the first row of a dense block's first copy: torch runs it on torch.cat([x]), a copy
+    dense_input: bool = field(default=False, compare=False, repr=False)
 
     @property
     def name(self) -> str:
@@ -619,6 +621,8 @@ def _repeat(rep: Repeat, shape: Shape, rows: list[Row], path) -> Shape:
         seen[shape] = (done, len(rows))
         start = len(rows)
         after = _body(rep, shape, rows, path)
+        if not done and len(rows) > start and _dense(rep, rows[start]):
+            rows[start] = replace(rows[start], dense_input=True)
         done += 1
         if done < rep.count and not moving and isinstance(after[0], Dim) | isinstance(
                 after[1], Dim):
@@ -631,6 +635,13 @@ def _repeat(rep: Repeat, shape: Shape, rows: list[Row], path) -> Shape:
                 moving = True
         shape = after
     return shape
+
+
+def _dense(rep: Repeat, first: Row) -> bool:
+    """Whether ``rep`` is a dense block and ``first``, its first copy's first row, sits in
+    the body (not the merge of an empty body)."""
+    from .memory import dense_block
+    return dense_block(rep) and first.layer != "cat"
 
 
 def _body(rep: Repeat, shape: Shape, rows: list[Row], path) -> Shape:

@@ -43,6 +43,13 @@ SAVED = [  # (net, input, device, dtype, expected bytes at batch N)
     ("conv3-8 nearest2 bilinear2 shuffle pad16", "16x16x3", "cuda", "float32", X),
     ("conv3-8 scale prelu", "16x16x3", "cuda", "float32", X + 2 * C8),
     ("conv3-8 (conv3-8 relu)x3", "16x16x3", "cuda", "float32", X + 4 * C8),  # one map per copy
+    # a dense block's first copy runs on torch.cat([x]), a copy: x itself is saved apart
+    ("conv3-8 (cat( | conv1-4))x2", "16x16x3", "cuda", "float32", X + C8 + N * S * 12 * 4),
+    ("conv3-8 head(conv1-2) (cat( | conv1-4))x2", "16x16x3", "cuda", "float32",
+     X + 2 * C8 + N * S * 12 * 4),
+    ("conv3-8 cat( | conv1-4) cat( | conv1-4)", "16x16x3", "cuda", "float32",  # no copy
+     X + C8 + N * S * 12 * 4),
+    ("conv3-8 head(conv1-2) cat( | conv1-4)", "16x16x3", "cuda", "float32", X + C8),
 ]
 
 
