@@ -8,7 +8,8 @@
     symcnn budget NET (--memory 8GB | --macs 5G) [--input HxWx3 | 224x224x3] [--batch 32] [--training]
     symcnn verify NET --input 224x224x3 [--input 225x225x3 …] [--against MODULE:CALLABLE]
     symcnn import MODULE:CALLABLE [--kwargs JSON] [--input HxWxC] [-o FILE]   (needs torch)
-    symcnn compare NET NET … [--input HxWxC] [--format table|markdown|latex|csv|json] [-o FILE]
+    symcnn compare NET NET … [--input HxWxC] [--format table|markdown|latex|csv|json]
+                   [--layout full|compact] [--caption-tex TEXT] [-o FILE]
 
 NET is a zoo name (``symcnn --list``), a path to a notation file, notation text, or a
 torch module as MODULE:CALLABLE (``torchvision.models:resnet50``, built with ``--kwargs``
@@ -776,9 +777,14 @@ def _compare_cmd(argv: list[str]) -> int:
     p.add_argument("--batch", "-b", type=int, default=1, metavar="N",
                    help="batch size for MACs, FLOPs and activation memory (default: 1)")
     p.add_argument("--caption", help="latex: the table caption (escaped)")
+    p.add_argument("--caption-tex", metavar="LATEX", help="latex: the table caption as your "
+                   "own LaTeX, unescaped (math, \\cite); instead of --caption")
     p.add_argument("--label", help="latex: the table label (letters, digits, : . _ -)")
     p.add_argument("--standalone", action="store_true",
                    help="latex: a whole document instead of a fragment to \\input")
+    p.add_argument("--layout", choices=("full", "compact"), default="full",
+                   help="latex: full (every count exact, a page wide) or compact (params "
+                   "in M, MACs in G, memory in MB: one column of a two-column paper)")
     args = p.parse_args(argv)
     from .compare import compare, display_name
     from .errors import SymCNNError
@@ -796,7 +802,8 @@ def _compare_cmd(argv: list[str]) -> int:
                      names=[display_name(t) for t in args.nets])
     if args.format == "latex":
         text = result.to_latex(caption=args.caption, label=args.label,
-                               standalone=args.standalone)
+                               standalone=args.standalone, caption_tex=args.caption_tex,
+                               layout=args.layout)
     else:
         text = {"table": result.to_table, "markdown": result.to_markdown,
                 "csv": result.to_csv, "json": result.to_json}[args.format]()

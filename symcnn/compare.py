@@ -75,8 +75,19 @@ class Comparison:
         return _markdown(self)
 
     def to_latex(self, caption: str | None = None, label: str | None = None,
-                 standalone: bool = False) -> str:
-        return _latex(self, caption, label, standalone)
+                 standalone: bool = False, caption_tex: str | None = None,
+                 layout: str = "full") -> str:
+        """booktabs LaTeX: the table, then each network's closed forms in align* blocks.
+        ``caption`` is escaped; ``caption_tex`` is the author's own LaTeX, as is.
+        ``layout`` "full": every count exact, for a page (or ``table*``); "compact"
+        (two-column papers): params in M, MACs in G and memory in MB, in one column."""
+        from .latex import LAYOUTS
+        if caption is not None and caption_tex is not None:
+            raise SymCNNError("give a caption as text (caption) or as LaTeX (caption_tex), "
+                              "not both")
+        if layout not in LAYOUTS:
+            raise SymCNNError(f"layout must be one of {', '.join(LAYOUTS)}; got {layout!r:.40}")
+        return _latex(self, caption, label, standalone, caption_tex, layout == "compact")
 
     def to_csv(self) -> str:
         return _csv(self)
@@ -369,7 +380,8 @@ def _dict(c: Comparison) -> dict:
 
 # ---------------------------------------------------------------- LaTeX
 
-def _latex(c: Comparison, caption, label, standalone: bool) -> str:
+def _latex(c: Comparison, caption, label, standalone: bool, caption_tex=None,
+           compact: bool = False) -> str:
     from .latex import _Printer, caption_lines, document, latex_escape
     printer = _Printer()
 
@@ -381,14 +393,19 @@ def _latex(c: Comparison, caption, label, standalone: bool) -> str:
         symbolic.append(x)  # no formula in a narrow cell: the closed forms are below
         return r"$\ast$"
 
-    def mb(x) -> str:
-        return human_decimal(x, 10**6) if isinstance(x, int) else num(x)
+    def dec(x, unit: int) -> str:  # decimal units (M = 10^6, G = 10^9), as papers print
+        return human_decimal(x, unit) if isinstance(x, int) else num(x)
 
     common = _common_input(c)
     per = "per image" if c.batch == 1 else f"batch {c.batch:,}"
-    head = ["Network", "Params", "Trainable", "Buffers", "MACs", "FLOPs",
-            "Act.\\ memory", "Min."]
-    under = ["", "", "", "", "", "", "(MB)", "input"]
+    if compact:  # params and MACs in the largest decimal unit that shows each ≥ 0.10
+        units = {q: _unit([getattr(r, q) for r in c.rows]) for q in ("params", "macs")}
+        head = ["Network", "Params", "MACs", "Mem.", "Min."]
+        under = ["", f"({units['params'][0]})", f"({units['macs'][0]})", "(MB)", "input"]
+    else:
+        head = ["Network", "Params", "Trainable", "Buffers", "MACs", "FLOPs",
+                "Act.\\ memory", "Min."]
+        under = ["", "", "", "", "", "", "(MB)", "input"]
     if common is None:
         head.insert(1, "Input")
         under.insert(1, "")
@@ -396,36 +413,82 @@ def _latex(c: Comparison, caption, label, standalone: bool) -> str:
     for r in c.rows:
         low = "none" if r.minimum_input is None else \
             f"${r.minimum_input[0]} \\times {r.minimum_input[1]}$"
-        cells = [r"\texttt{" + latex_escape(r.name) + "}", num(r.params), num(r.trainable),
-                 num(r.buffers), num(r.macs), num(r.flops), mb(r.activation_bytes), low]
+        name = r"\texttt{" + latex_escape(r.name) + "}"
+        if compact:
+            cells = [name, dec(r.params, units["params"][1]), dec(r.macs, units["macs"][1]),
+                     dec(r.activation_bytes, 10**6), low]
+        else:
+            cells = [name, num(r.params), num(r.trainable), num(r.buffers), num(r.macs),
+                     num(r.flops), dec(r.activation_bytes, 10**6), low]
         if common is None:
             cells.insert(1, latex_escape(str(r.input)))
         body.append(" & ".join(cells) + r" \\")
         cells_of.append(cells)
-    spec = "l" * (2 if common is None else 1) + "r" * (len(head) - (2 if common is None else 1))
+    left = 2 if common is None else 1
+    if compact:  # the column's width, the space between columns stretched to fill it
+        spec = r"@{\extracolsep{\fill}}" + "l" * left + "r" * (len(head) - left) + "@{}"
+        begin = [r"\begin{table}[htbp]", r"\centering",
+                 _font_size([head, under, *cells_of], COLUMN_WIDTH_PT),
+                 rf"\begin{{tabular*}}{{\columnwidth}}{{{spec}}}"]
+        end = r"\end{tabular*}"
+    else:
+        spec = "l" * left + "r" * (len(head) - left)
+        begin = [r"\begin{table}[htbp]", r"\centering",
+                 _font_size([head, under, *cells_of], STANDALONE_WIDTH_PT if standalone
+                            else TEXT_WIDTH_PT),
+                 r"\setlength{\tabcolsep}{2pt}", rf"\begin{{tabular}}{{{spec}}}"]
+        end = r"\end{tabular}"
+    where = "each at its own input" if common is None else "on input @INPUT@"
+    if compact:
+        default = (f"Costs {where}, {c.dtype}. Params in {_UNIT_NAMES[units['params'][0]]}, "
+                   f"MACs in {_UNIT_NAMES[units['macs'][0]]} "
+                   f"(one multiply-add per weight per output position, {per}; 1 MAC = 2 "
+                   "FLOPs), activation memory in MB (1,000,000 bytes: the input and every "
+                   f"layer's output, {per}, forward only). Min. input: the smallest HxW "
+                   "on which every layer has a non-empty output.")
+    else:
+        default = (
+            f"Costs {where}, {c.dtype}. Params are weights and biases, all trainable; "
+            "buffers are batch-norm running statistics. MACs: one multiply-add per weight "
+            f"per output position, {per} (1 MAC = 2 FLOPs). Activation memory: the input "
+            f"and every layer's output, {per}, at {c.bytes_per_element} B per element, "
+            "forward only (MB = 1,000,000 bytes). Min. input: the smallest HxW on which "
+            "every layer has a non-empty output.")
+    if caption_tex is not None:  # the author's own LaTeX: math, \cite, …
+        cap = caption_tex
+    elif caption is not None:
+        cap = latex_escape(caption)
+    else:  # the common input as math: $224\times 224\times 3$
+        cap = latex_escape(default).replace("@INPUT@", _input_math(common, printer))
     out = [r"% symcnn compare: needs \usepackage{booktabs} and \usepackage{amsmath}",
-           r"\begin{table}[htbp]", r"\centering", _font_size([head, under, *cells_of],
-                                                 STANDALONE_WIDTH_PT if standalone
-                                                 else TEXT_WIDTH_PT),
-           r"\setlength{\tabcolsep}{2pt}", rf"\begin{{tabular}}{{{spec}}}", r"\toprule",
+           *begin[:2], *caption_lines(cap, label), *begin[2:], r"\toprule",
            " & ".join(head) + r" \\", " & ".join(under) + r" \\", r"\midrule", *body,
-           r"\bottomrule", r"\end{tabular}"]
+           r"\bottomrule", end]
     if symbolic:
         out += [r"\par\smallskip", r"$\ast$: depends on the input size; the closed forms of "
                 "params and MACs are below the table."]
-    where = "each at its own input" if common is None else f"on input {common}" + \
-        ("" if common.symbols else " (HxWxC)")
-    cap = caption if caption is not None else (
-        f"Costs {where}, {c.dtype}. Params are weights and biases, all trainable; buffers "
-        "are batch-norm running statistics. MACs: one multiply-add per weight per output "
-        f"position, {per} (1 MAC = 2 FLOPs). Activation memory: the input and every "
-        f"layer's output, {per}, at {c.bytes_per_element} B per element, forward only "
-        "(MB = 1,000,000 bytes). Min. input: the smallest HxW on which every layer has a "
-        "non-empty output.")
-    out += caption_lines(latex_escape(cap), label)
     out.append(r"\end{table}")
-    out += _latex_formulas(c, printer, latex_escape)
+    out += _latex_formulas(c, printer, latex_escape, COLUMN_LINE_EM if compact else LINE_EM)
     return "\n".join(document(out) if standalone else out) + "\n"
+
+
+_UNITS = (("G", 10**9), ("M", 10**6), ("K", 10**3))
+_UNIT_NAMES = {"G": "billions", "M": "millions", "K": "thousands"}
+
+
+def _unit(values) -> tuple[str, int]:
+    """The largest decimal unit in which every int of ``values`` reads at least 0.10
+    (thousands for the smallest)."""
+    low = min((v for v in values if isinstance(v, int)), default=0)
+    return next(((n, u) for n, u in _UNITS if 10 * low >= u), _UNITS[-1])
+
+
+def _input_math(spec: InputSpec | None, printer) -> str:
+    if spec is None:
+        return ""
+    return "$" + r"\times ".join(printer.doprint(
+        sympy.Symbol(d) if isinstance(d, str) else sympy.Integer(d))
+        for d in (spec.height, spec.width, spec.channels)) + "$"
 
 
 # Widths in em, estimated from the characters a formula or cell shows (Computer Modern:
@@ -434,6 +497,8 @@ def _latex(c: Comparison, caption, label, standalone: bool) -> str:
 TEXT_WIDTH_PT = 345.0      # article's default \textwidth (a fragment to \input)
 STANDALONE_WIDTH_PT = 505.89  # the 7in text block of standalone=True
 LINE_EM = 30.0             # the terms on one line of a closed form (\small display math)
+COLUMN_WIDTH_PT = 229.5    # \columnwidth of article's twocolumn (10pt)
+COLUMN_LINE_EM = 17.0      # a closed form's line in that column
 
 
 def _em(tex: str) -> float:
@@ -460,8 +525,8 @@ def _font_size(rows: list[list[str]], width_pt: float) -> str:
     return r"\tiny"
 
 
-def _long(printer, expr, lead: float = 0.0) -> str:
-    """A sum broken before a term that would take its line past LINE_EM (align
+def _long(printer, expr, lead: float = 0.0, line_em: float = LINE_EM) -> str:
+    """A sum broken before a term that would take its line past ``line_em`` (align
     continuation lines); ``lead``: the em the first line's label takes."""
     if not isinstance(expr, sympy.Add):
         return printer.doprint(expr)
@@ -470,7 +535,7 @@ def _long(printer, expr, lead: float = 0.0) -> str:
     for t in terms[1:]:
         sign, body = ("-", t[1:].lstrip()) if t.startswith("-") else ("+", t)
         width = _em(f"{sign} {body}")
-        if used + width > LINE_EM:
+        if used + width > line_em:
             out += rf" \\ &\quad {sign} {body}"
             used = 1.0 + width
         else:
@@ -479,7 +544,7 @@ def _long(printer, expr, lead: float = 0.0) -> str:
     return out
 
 
-def _latex_formulas(c: Comparison, printer, escape) -> list[str]:
+def _latex_formulas(c: Comparison, printer, escape, line_em: float = LINE_EM) -> list[str]:
     """Per network, a line naming it and an align* block of its closed forms (long sums
     broken over lines, so that nothing is squeezed into a table cell)."""
     if not any(r.formula_input.symbols for r in c.rows):
@@ -493,7 +558,7 @@ def _latex_formulas(c: Comparison, printer, escape) -> list[str]:
                                 for d in (f.height, f.width, f.channels))
         out += ["", rf"\noindent Closed forms of \texttt{{{escape(r.name)}}} on input ${dims}$:",
                 r"{\small", r"\begin{align*}"]
-        lines = [rf"\text{{{names[q]}}} &= {_long(printer, r.formulas[q], 4.0)}"
+        lines = [rf"\text{{{names[q]}}} &= {_long(printer, r.formulas[q], 4.0, line_em)}"
                  for q in names]
         body = " \\\\\n".join(lines)
         if r.multiples:
@@ -503,6 +568,7 @@ def _latex_formulas(c: Comparison, printer, escape) -> list[str]:
             if changed:  # as in the text table: only the forms the floors change
                 body += " \\\\\n" + rf"\intertext{{and where ${cond}$:}}" + "\n" + \
                     " \\\\\n".join(rf"\text{{{names[q]}}} &= "
-                                     rf"{_long(printer, r.divisible[q], 4.0)}" for q in changed)
+                                     rf"{_long(printer, r.divisible[q], 4.0, line_em)}"
+                                     for q in changed)
         out += [body, r"\end{align*}", "}"]
     return out

@@ -340,3 +340,74 @@ def test_he_et_al_table_6_style():
                                                      .subs({H // 2: H / 2, W // 2: W / 2,
                                                             H // 4: H / 4, W // 4: W / 4}))
     assert [r.params for r in c.rows][0] == 269_722  # the paper's 0.27M
+
+
+# ---------------------------------------------------------------- the compact layout
+
+TWOCOLUMN = ("\\documentclass[twocolumn]{article}\\usepackage{booktabs}\\usepackage{amsmath}"
+             "\\begin{document}\nSee Table~\\ref{tab:cmp}.\n")
+
+
+@pytest.mark.parametrize("nets, size", [
+    (RESNETS + ["resnet101", "resnet152"], "224x224x3"),
+    ([f"cifar_resnet{6 * n + 2}" for n in (3, 5, 7, 9, 18)], "32x32x3"),
+    (["resnet18", "wide_resnet50_2", "resnext50_32x4d", "inception_v3", "vgg19_bn"], None),
+    (["conv3-64 pool fc10", "conv7-3/2 conv7-3/2"], None),  # symbolic cells
+])
+def test_compact_layout_fits_a_column_of_a_two_column_paper(tmp_path, nets, size):
+    c = compare(nets, size)
+    frag = c.to_latex(layout="compact", label="tab:cmp")
+    assert r"\begin{tabular*}{\columnwidth}" in frag
+    log, text = pdflatex(tmp_path, TWOCOLUMN + frag + "\\end{document}\n")
+    assert _overfull(log) == [], "the table or its formulas are wider than the column"
+    assert "Float too large" not in log
+    assert "Table 1: Costs" in text  # (one pdflatex run: the \\ref is ?? until a second)
+    def unit(q):  # the largest of G, M, K in which the column's least value is ≥ 0.10
+        low = min((getattr(r, q) for r in c.rows if isinstance(getattr(r, q), int)), default=0)
+        return next((u for u in (10**9, 10**6) if 10 * low >= u), 10**3)
+    params, macs = unit("params"), unit("macs")
+    for r in c.rows:  # two decimals in the column's unit, memory in MB; else $\ast$
+        for value, u in ((r.params, params), (r.macs, macs), (r.activation_bytes, 10**6)):
+            if isinstance(value, int):
+                hundredths = (value * 100 + u // 2) // u
+                assert f"{hundredths // 100:,}.{hundredths % 100:02d}" in text, value
+    if any(not isinstance(r.macs, int) for r in c.rows):
+        assert "∗: depends on the input size" in text and "Closed forms of" in text
+
+
+def test_compact_layout_columns_caption_and_units():
+    c = compare(["resnet18", "resnet50"], "224x224x3")
+    frag = c.to_latex(layout="compact")
+    head = next(line for line in frag.splitlines() if line.startswith("Network"))
+    assert head == r"Network & Params & MACs & Mem. & Min. \\"
+    assert r"\texttt{resnet50} & 25.56 & 4.09 & " in frag  # 25,557,032 and 4,089,184,256
+    assert " & (M) & (G) & (MB) & input" in frag
+    cifar = compare(["cifar_resnet20", "cifar_resnet110"], "32x32x3").to_latex(layout="compact")
+    assert " & (M) & (M) & (MB) & input" in cifar and "MACs in millions" in cifar
+    assert r"\texttt{cifar\_resnet20} & 0.27 & 40.55 & " in cifar  # 269,722; 40,551,040
+    caption = next(line for line in frag.splitlines() if line.startswith(r"\caption{"))
+    assert caption.startswith(r"\caption{Costs on input $224\times 224\times 3$, float32. "
+                              "Params in millions, MACs in billions")
+    # the caption sits above the table in both layouts (booktabs style)
+    for tex in (frag, c.to_latex()):
+        assert tex.index(r"\caption{") < tex.index(r"\toprule")
+    with pytest.raises(SymCNNError, match="layout must be one of full, compact"):
+        c.to_latex(layout="narrow")
+
+
+def test_caption_tex_is_the_authors_latex():
+    c = compare(["resnet18", "resnet50"], "224x224x3")
+    tex = c.to_latex(caption_tex=r"ResNets at $\alpha=1$ \cite{he2016}")
+    assert r"\caption{ResNets at $\alpha=1$ \cite{he2016}}" in tex
+    assert r"\caption{50\% \& more}" in c.to_latex(caption="50% & more")
+    with pytest.raises(SymCNNError, match="not both"):
+        c.to_latex(caption="a", caption_tex="b")
+
+
+def test_cli_layout_and_caption_tex(capsys):
+    assert main(["compare", "resnet18", "resnet34", "-i", "224x224x3", "-f", "latex",
+                 "--layout", "compact", "--caption-tex", r"$\beta$ nets"]) == 0
+    out = capsys.readouterr().out
+    assert out == compare(["resnet18", "resnet34"], "224x224x3").to_latex(
+        layout="compact", caption_tex=r"$\beta$ nets")
+    assert r"\caption{$\beta$ nets}" in out
