@@ -314,14 +314,22 @@ def _sum(storages, batch):
         seen.add(id(st))
         if isinstance(st.elems, int) and not (st.batched and symbolic_batch):
             ints += st.bytes(batch)
-        else:
-            key = (st.elems, st.itemsize, st.batched)
-            sizes[key] = sizes.get(key, 0) + 1
+        else:  # counted per symbolic part: 64·⌊H/2⌋·⌊W/2⌋ and 65·⌊H/2⌋·⌊W/2⌋ are one key
+            coeff, part = (1, st.elems) if isinstance(st.elems, int) else \
+                st.elems.as_coeff_Mul()
+            key = (part, st.itemsize, st.batched)
+            sizes[key] = sizes.get(key, 0) + coeff
     if not sizes:
         return ints
-    total = sympy.expand(sympy.Add(*(n * Storage(*key).bytes(batch)
-                                     for key, n in sizes.items()), ints))
+    # each size expanded alone (a product of floors is already a monomial): the Add then
+    # collects like terms itself, without expanding a sum of every size at once
+    total = sympy.Add(*(_expanded(n * Storage(*key).bytes(batch))
+                        for key, n in sizes.items()), ints)
     return int(total) if total.is_Integer else total
+
+
+def _expanded(expr):
+    return expr if expr.is_Mul and all(not a.is_Add for a in expr.args) else sympy.expand(expr)
 
 
 def saved_for_backward(rows, dtype: str = "float32", device: str = "cuda", batch=1,
