@@ -329,7 +329,10 @@ def _sum(storages, batch):
 
 
 def _expanded(expr):
-    return expr if expr.is_Mul and all(not a.is_Add for a in expr.args) else sympy.expand(expr)
+    """``expr`` expanded: as is when already a monomial (a product without sums)."""
+    def plain(a) -> bool:
+        return not (a.is_Add or a.is_Pow and a.base.is_Add)
+    return expr if expr.is_Mul and all(map(plain, expr.args)) else sympy.expand(expr)
 
 
 def saved_for_backward(rows, dtype: str = "float32", device: str = "cuda", batch=1,

@@ -10,7 +10,7 @@ import pytest
 import sympy
 
 import symcnn
-from symcnn.memory import BATCH, MAX_NODES, saved_for_backward
+from symcnn.memory import BATCH, MAX_NODES, graph, saved_for_backward
 
 N, S = 2, 16 * 16  # batch, positions of a 16×16 map
 X = N * S * 3 * 4  # the float32 input
@@ -278,3 +278,23 @@ def test_a_network_that_saves_nothing_has_zero_formulas():
     r = symcnn.analyze("relu")  # symbolic input, nothing requires grad
     assert r.memory_formulas["saved_for_backward"] == 0
     assert "saved for backward = 0" in r.to_table()
+
+
+@pytest.mark.parametrize("net, size", [
+    ("conv3-64 relu conv3-65/2 relu conv3-66 bn relu pool2 conv3-{w+8} relu", "HxWx3"),
+    ("nearest2 conv3-8 relu conv3-8/2 relu", "HxHx3"),        # squares of one size
+    ("(conv3-8 relu)x5 res(conv3-8 bn relu) cat( | conv1-4) pool2", "HxWxC"),
+])
+def test_the_saved_formula_is_one_expanded_sum_of_every_storage(net, size):
+    """Summed per symbolic part of each size (see memory._sum), the formula is the
+    expanded sum of every saved storage's bytes, one storage once."""
+    r = symcnn.analyze(net, size)
+    f = r.memory_formulas["saved_for_backward"]
+    assert f == sympy.expand(f)
+    nodes = graph(r.formula_rows)
+    seen, storages = set(), []
+    for st in (st for n in nodes for st in n.saved):
+        if id(st) not in seen:
+            seen.add(id(st))
+            storages.append(st.bytes(BATCH))
+    assert sympy.expand(sympy.Add(*storages) - f) == 0
