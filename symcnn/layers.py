@@ -19,7 +19,8 @@ from sympy.printing.str import StrPrinter
 __all__ = ["Conv", "TransposedConv", "Upsample", "Crop", "Pool", "AdaptiveAvgPool", "FC", "BatchNorm", "LayerNorm", "Scale",
            "GroupNorm", "PReLU", "ChannelPad", "Elementwise", "SE",
            "Repeat", "Branches", "Call", "Block", "Definition", "InputSpec", "Network",
-           "Layer", "Item", "ACTIVATIONS", "IN_PLACE", "value_text", "decimal_text"]
+           "Layer", "Item", "ACTIVATIONS", "IN_PLACE", "value_text", "decimal_text",
+           "dense_block", "dense_body"]
 
 Value = Union[int, sympy.Expr]
 Pair = tuple[Value, Value]
@@ -520,3 +521,28 @@ class Network:
         else:
             lines.append(" ".join(map(str, self.items)))
         return "\n".join(lines)
+
+
+def dense_block(item) -> bool:
+    """``(cat( | body))xN``, a repeat of one concatenation of the identity and a body
+    (without a crop): a dense block, run as torchvision's _DenseBlock keeps its maps, in a
+    list concatenated anew by each copy (the numbers are those of the chain of cats)."""
+    return _dense_cat(item) is not None
+
+
+def _dense_cat(item):
+    """The cat of a dense block (through the blocks of calls, ``dense()xN``), or None."""
+    if not isinstance(item, Repeat) or len(item.body) != 1 or item.count < 1:
+        return None
+    b = item.body[0]
+    while isinstance(b, Block) and len(b.items) == 1:
+        b = b.items[0]
+    ok = (isinstance(b, Branches) and b.op == "cat" and not b.inplace
+            and len(b.branches) == 2 and not b.branches[0] and bool(b.branches[1])
+            and not any(isinstance(i, Crop) for i in b.branches[1]))
+    return b if ok else None
+
+
+def dense_body(item) -> tuple:
+    """The body of a dense block (the cat's second branch)."""
+    return _dense_cat(item).branches[1]

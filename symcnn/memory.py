@@ -47,11 +47,12 @@ import sympy
 from .dims import to_expr
 from .errors import SymCNNError
 from .expand import bind_incoming
+from .layers import dense_block, dense_body
 
 __all__ = ["layer_kind", "DEVICES", "OPTIMIZERS", "Storage", "Tensor", "Node", "graph",
            "train_graph", "saved_for_backward", "model_state", "figures", "formulas",
-           "DEFINITIONS", "MAX_NODES", "BATCH", "STATE_COPIES", "dense_block", "dense_body",
-           "dense_parts", "classifier_at"]
+           "DEFINITIONS", "MAX_NODES", "BATCH", "STATE_COPIES", "dense_parts",
+           "classifier_at"]
 
 DEVICES = ("cuda", "cpu")
 OPTIMIZERS = ("sgd", "momentum", "adam", "adamw")
@@ -193,7 +194,7 @@ def graph(rows, dtype: str = "float32", device: str = "cuda",
                 if scope.label.startswith("split(…)"):
                     parent = _slice(parent)
                 elif row.dense_input and scope.label == "cat(…) branch 2":
-                    parent = _copy(parent, itemsize)
+                    parent = _copy(parent, scope, itemsize)
                 state[key] = parent
         kind = layer_kind(row)
         if kind in ("add", "cat", "split", "mul"):
@@ -205,11 +206,11 @@ def graph(rows, dtype: str = "float32", device: str = "cuda",
     return nodes
 
 
-def _copy(parent: Tensor, itemsize: int) -> Tensor:
-    """What a dense block's first copy runs on: torch.cat([x]), a new storage like x."""
-    elems = parent.storage.elems if parent.elems is None else parent.elems
-    return Tensor(Storage(elems, itemsize, parent.storage.batched, "dense cat"), elems,
-                  parent.grad)
+def _copy(parent: Tensor, scope, itemsize: int) -> Tensor:
+    """What a dense block's first copy runs on: torch.cat([x]), a new storage of the
+    shape the block's cat forks (``scope.fork``)."""
+    elems = _elems(scope.fork)
+    return Tensor(Storage(elems, itemsize, True, "dense cat"), elems, parent.grad)
 
 
 def _slice(parent: Tensor) -> Tensor:
@@ -366,14 +367,8 @@ def _param_tensors(row) -> int:
 
 
 def _params(rows):
-    ints, exprs = 0, []
-    for r in rows:
-        p = r.params
-        if isinstance(p, int):
-            ints += r.count * p
-        elif p != 0:
-            exprs.append(r.count * p)
-    return sympy.expand(sympy.Add(*exprs, ints)) if exprs else ints
+    from .report import _total  # the report's own linear sum (per monomial)
+    return _total(rows, "params")
 
 
 def model_state(rows, dtype: str = "float32", device: str = "cuda",
@@ -720,32 +715,6 @@ class _Inference:
 
 class _NotSimulated(SymCNNError):
     pass
-
-
-def dense_block(item) -> bool:
-    """``(cat( | body))xN``, a repeat of one concatenation of the identity and a body
-    (without a crop): a dense block, run as torchvision's _DenseBlock keeps its maps, in a
-    list concatenated anew by each copy (the numbers are those of the chain of cats)."""
-    return _dense_cat(item) is not None
-
-
-def _dense_cat(item):
-    """The cat of a dense block (through the blocks of calls, ``dense()xN``), or None."""
-    from .layers import Block, Branches, Crop, Repeat
-    if not isinstance(item, Repeat) or len(item.body) != 1 or item.count < 1:
-        return None
-    b = item.body[0]
-    while isinstance(b, Block) and len(b.items) == 1:
-        b = b.items[0]
-    ok = (isinstance(b, Branches) and b.op == "cat" and not b.inplace
-            and len(b.branches) == 2 and not b.branches[0] and bool(b.branches[1])
-            and not any(isinstance(i, Crop) for i in b.branches[1]))
-    return b if ok else None
-
-
-def dense_body(item) -> tuple:
-    """The body of a dense block (the cat's second branch)."""
-    return _dense_cat(item).branches[1]
 
 
 def classifier_at(items) -> int | None:

@@ -39,7 +39,7 @@ from .errors import NotationError, ShapeError
 from .expand import bind_incoming, expand
 from .layers import (FC, SE, AdaptiveAvgPool, BatchNorm, Block, Branches, ChannelPad, Conv,
                      Crop, Elementwise, GroupNorm, InputSpec, Item, Layer, LayerNorm, Network,
-                     Pool, PReLU, Repeat, Scale, TransposedConv, Upsample)
+                     Pool, PReLU, Repeat, Scale, TransposedConv, Upsample, dense_block)
 from .notation import MAX_ROWS, MAX_VALUE, RESERVED, no_gc, reserved_message
 
 __all__ = ["Row", "Scope", "propagate", "minimum_input", "MAX_ROWS"]
@@ -640,7 +640,6 @@ def _repeat(rep: Repeat, shape: Shape, rows: list[Row], path) -> Shape:
 def _dense(rep: Repeat, first: Row) -> bool:
     """Whether ``rep`` is a dense block and ``first``, its first copy's first row, sits in
     the body (not the merge of an empty body)."""
-    from .memory import dense_block
     return dense_block(rep) and first.layer != "cat"
 
 

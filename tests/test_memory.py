@@ -50,6 +50,10 @@ SAVED = [  # (net, input, device, dtype, expected bytes at batch N)
     ("conv3-8 cat( | conv1-4) cat( | conv1-4)", "16x16x3", "cuda", "float32",  # no copy
      X + C8 + N * S * 12 * 4),
     ("conv3-8 head(conv1-2) cat( | conv1-4)", "16x16x3", "cuda", "float32", X + C8),
+    # on a split's slice: the copy is of the slice (4 channels); the other branch's conv
+    # saves the view, i.e. the whole 8-channel storage
+    ("conv3-8 split((cat( | conv1-4))x2 | conv1-8)", "16x16x3", "cuda", "float32",
+     X + C8 // 2 + C8 + C8),
 ]
 
 

@@ -64,7 +64,8 @@ from ..layers import (FC, SE, AdaptiveAvgPool, BatchNorm, Block, Branches, Conv,
                      Elementwise, GroupNorm, InputSpec, LayerNorm, Pool, PReLU, Repeat, Scale,
                      TransposedConv, Upsample)
 from ..layers import ChannelPad as ChannelPadLayer
-from ..memory import classifier_at, dense_block, dense_body, dense_parts
+from ..layers import dense_block, dense_body
+from ..memory import classifier_at, dense_parts
 from ..notation import INCOMING
 from ..report import as_input
 from ..report import _network as _as_network
