@@ -425,16 +425,13 @@ def _latex(c: Comparison, caption, label, standalone: bool, caption_tex=None,
         body.append(" & ".join(cells) + r" \\")
         cells_of.append(cells)
     left = 2 if common is None else 1
+    spec = "l" * left + "r" * (len(head) - left)
     if compact:  # the column's width, the space between columns stretched to fill it
-        spec = r"@{\extracolsep{\fill}}" + "l" * left + "r" * (len(head) - left) + "@{}"
-        begin = [r"\begin{table}[htbp]", r"\centering",
-                 _font_size([head, under, *cells_of], COLUMN_WIDTH_PT),
-                 rf"\begin{{tabular*}}{{\columnwidth}}{{{spec}}}"]
+        setup = [_font_size([head, under, *cells_of], COLUMN_WIDTH_PT),
+                 r"\begin{tabular*}{\columnwidth}{@{\extracolsep{\fill}}" + spec + "@{}}"]
         end = r"\end{tabular*}"
     else:
-        spec = "l" * left + "r" * (len(head) - left)
-        begin = [r"\begin{table}[htbp]", r"\centering",
-                 _font_size([head, under, *cells_of], STANDALONE_WIDTH_PT if standalone
+        setup = [_font_size([head, under, *cells_of], STANDALONE_WIDTH_PT if standalone
                             else TEXT_WIDTH_PT),
                  r"\setlength{\tabcolsep}{2pt}", rf"\begin{{tabular}}{{{spec}}}"]
         end = r"\end{tabular}"
@@ -461,7 +458,8 @@ def _latex(c: Comparison, caption, label, standalone: bool, caption_tex=None,
     else:  # the common input as math: $224\times 224\times 3$
         cap = latex_escape(default).replace("@INPUT@", _input_math(common, printer))
     out = [r"% symcnn compare: needs \usepackage{booktabs} and \usepackage{amsmath}",
-           *begin[:2], *caption_lines(cap, label), *begin[2:], r"\toprule",
+           r"\begin{table}[htbp]", r"\centering", *caption_lines(cap, label), *setup,
+           r"\toprule",
            " & ".join(head) + r" \\", " & ".join(under) + r" \\", r"\midrule", *body,
            r"\bottomrule", end]
     if symbolic:
